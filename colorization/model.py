@@ -1,0 +1,154 @@
+"""The instance-aware colorization network (Li, Zeng, Xiao, Wang), a Keras functional model.
+
+    L (S x S x 1, in [0, 100])
+      -> conv1 (S/2) -> conv2 (S/4) -> conv3 (S/8) -> conv4 -> conv5 (dilation 2)   shared trunk
+      ├─ class branch: stride-2 conv (S/16) -> global average pool -> fc1 -> fc2 -> fc3
+      │                -> class_logits (num_classes)
+      └─ colour path:  concat(conv5, fc3 tiled over S/8 x S/8) -> 1x1 fusion conv
+                       -> conv6 (dilation 2) -> conv7 -> conv8 (x2 upsampling, S/4)
+                       -> conv9 1x1 -> color_logits (S/4 x S/4 x 313)
+
+The trunk and colour path follow Zhang et al. 2016 (blocks of 3x3 convolutions with ReLU,
+batch normalisation at the end of each block, stride 2 at the end of conv1-conv3). The class
+branch downsamples conv5 by 2 as in the paper, then pools globally before fc1 so that the
+branch has the same weights at every image size; the paper's fc1-fc3 follow.
+
+Only `keras.layers` and `keras.ops` are used, so the model trains under any Keras backend.
+"""
+
+import keras
+from keras import layers
+
+from colorization.config import ModelConfig
+
+# (name, filters at width 1.0, convolutions, dilation, stride of the last convolution).
+_TRUNK_BLOCKS = (
+    ("conv1", 64, 2, 1, 2),
+    ("conv2", 128, 2, 1, 2),
+    ("conv3", 256, 3, 1, 2),
+    ("conv4", 512, 3, 1, 1),
+    ("conv5", 512, 3, 2, 1),
+)
+_HEAD_BLOCKS = (
+    ("conv6", 512, 3, 2, 1),
+    ("conv7", 512, 3, 1, 1),
+)
+_CONV8_FILTERS = 256
+
+
+def scaled_width(filters, width_multiplier):
+    """Channel count after the width multiplier, rounded to a multiple of 8 (at least 8)."""
+    return max(8, int(round(filters * width_multiplier / 8.0)) * 8)
+
+
+def _conv_block(x, name, filters, num_convs, dilation, last_stride, dtype):
+    """num_convs 3x3 convolutions with ReLU, the last one strided, then batch norm."""
+    for i in range(num_convs):
+        stride = last_stride if i == num_convs - 1 else 1
+        x = layers.Conv2D(
+            filters,
+            3,
+            strides=stride,
+            dilation_rate=dilation if stride == 1 else 1,
+            padding="same",
+            activation="relu",
+            name=f"{name}_{i + 1}",
+            dtype=dtype,
+        )(x)
+    return layers.BatchNormalization(name=f"{name}_norm", dtype=dtype)(x)
+
+
+def build_model(config=None):
+    """Builds the two-output model.
+
+    Args:
+      config: `ModelConfig`; defaults to `ModelConfig()` (full width, 224 x 224).
+
+    Returns:
+      A `keras.Model` with input "L" (batch, S, S, 1), L in [0, 100], and a dict of outputs:
+      "color_logits" (batch, S/4, S/4, 313) float32 and, when the class branch is on,
+      "class_logits" (batch, num_classes) float32.
+    """
+    config = config or ModelConfig()
+    dtype = config.dtype_policy
+    width = config.width_multiplier
+    size = config.image_size
+
+    lightness = keras.Input((size, size, 1), name="L")
+    # Centre L at 50 and scale it to [-1, 1], as Zhang et al. centre it at 50.
+    x = layers.Rescaling(1.0 / 50.0, offset=-1.0, name="normalize_l", dtype=dtype)(lightness)
+    for name, filters, num_convs, dilation, stride in _TRUNK_BLOCKS:
+        x = _conv_block(x, name, scaled_width(filters, width), num_convs, dilation, stride, dtype)
+    conv5 = x
+
+    outputs = {}
+    if config.use_class_branch:
+        # Downsample conv5 by 2 (S/8 -> S/16), then pool so fc1 sees a fixed-size vector.
+        c = layers.Conv2D(
+            scaled_width(512, width),
+            3,
+            strides=2,
+            padding="same",
+            activation="relu",
+            name="class_downsample",
+            dtype=dtype,
+        )(conv5)
+        c = layers.BatchNormalization(name="class_downsample_norm", dtype=dtype)(c)
+        c = layers.GlobalAveragePooling2D(name="class_pool", dtype=dtype)(c)
+        for i, units in enumerate(config.fc_units):
+            c = layers.Dense(units, activation="relu", name=f"fc{i + 1}", dtype=dtype)(c)
+        fc3 = c
+        # Logits in float32: softmax and cross-entropy lose too much in half precision.
+        outputs["class_logits"] = layers.Dense(
+            config.num_classes, name="class_logits", dtype="float32"
+        )(fc3)
+
+        if config.use_fusion:
+            grid = size // 8
+            # (batch, fc3) -> (batch, 1, 1, fc3) -> the same vector at every conv5 position.
+            tiled = layers.Reshape((1, 1, config.fc_units[-1]), name="fusion_reshape")(fc3)
+            tiled = layers.UpSampling2D(size=(grid, grid), name="fusion_tile", dtype=dtype)(tiled)
+            x = layers.Concatenate(name="fusion_concat", dtype=dtype)([conv5, tiled])
+            x = layers.Conv2D(
+                scaled_width(512, width),
+                1,
+                activation="relu",
+                name="fusion_conv",
+                dtype=dtype,
+            )(x)
+
+    for name, filters, num_convs, dilation, stride in _HEAD_BLOCKS:
+        x = _conv_block(x, name, scaled_width(filters, width), num_convs, dilation, stride, dtype)
+    conv8 = scaled_width(_CONV8_FILTERS, width)
+    x = layers.Conv2DTranspose(
+        conv8, 4, strides=2, padding="same", activation="relu", name="conv8_1", dtype=dtype
+    )(x)
+    x = layers.Conv2D(conv8, 3, padding="same", activation="relu", name="conv8_2", dtype=dtype)(x)
+    x = layers.Conv2D(conv8, 3, padding="same", activation="relu", name="conv8_3", dtype=dtype)(x)
+    outputs["color_logits"] = layers.Conv2D(
+        config.num_bins, 1, name="color_logits", dtype="float32"
+    )(x)
+
+    return keras.Model(inputs=lightness, outputs=outputs, name="instance_aware_colorizer")
+
+
+def count_flops(model):
+    """Floating-point operations of one forward pass at batch 1 (a multiply-add = 2 FLOPs).
+
+    Counts convolutions, transposed convolutions and dense layers, which hold all but a
+    fraction of a percent of the work; normalisation, activations and pooling are ignored.
+    """
+    flops = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2DTranspose):
+            _, h, w, c_in = layer.input.shape
+            kh, kw = layer.kernel_size
+            flops += 2 * h * w * kh * kw * c_in * layer.filters
+        elif isinstance(layer, layers.Conv2D):
+            _, h, w, _ = layer.output.shape
+            c_in = layer.input.shape[-1]
+            kh, kw = layer.kernel_size
+            flops += 2 * h * w * kh * kw * c_in * layer.filters
+        elif isinstance(layer, layers.Dense):
+            flops += 2 * layer.input.shape[-1] * layer.units
+    return int(flops)

@@ -1,0 +1,127 @@
+"""colorization.model: shapes, parameter count, ablations, save/load, JAX backend."""
+
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from colorization.config import ModelConfig
+from colorization.model import build_model, count_flops
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+TINY = dict(image_size=32, width_multiplier=0.125, fc_units=(16, 16, 8), num_classes=5)
+
+# Documented in the README; printed by `python -m benchmarks.model_size`.
+FULL_MODEL_PARAMS = 36_182_541
+ZHANG_BASELINE_PARAMS = 32_240_377
+
+
+@pytest.mark.parametrize("size, width", [(32, 0.125), (64, 0.25), (48, 0.25), (96, 0.125)])
+def test_output_shapes(size, width):
+    model = build_model(ModelConfig(image_size=size, width_multiplier=width, fc_units=(16, 16, 8)))
+    outputs = model(np.zeros((2, size, size, 1), np.float32))
+    assert outputs["color_logits"].shape == (2, size // 4, size // 4, 313)
+    assert outputs["class_logits"].shape == (2, 20)
+
+
+def test_full_model_parameter_count_and_flops():
+    full = build_model(ModelConfig())
+    assert full.count_params() == FULL_MODEL_PARAMS
+    zhang = build_model(ModelConfig(use_class_branch=False, use_fusion=False))
+    assert zhang.count_params() == ZHANG_BASELINE_PARAMS
+    # FLOPs scale with pixels: 256^2 / 224^2 of the trunk.
+    assert 85e9 < count_flops(build_model(ModelConfig(image_size=256))) < 86e9
+
+
+def test_ablation_switches_change_the_graph():
+    names = lambda m: {layer.name for layer in m.layers}  # noqa: E731
+    full = build_model(ModelConfig(**TINY))
+    no_fusion = build_model(ModelConfig(**TINY, use_fusion=False))
+    no_branch = build_model(ModelConfig(**TINY, use_class_branch=False, use_fusion=False))
+    assert {"fc1", "fc2", "fc3", "class_logits", "fusion_tile", "fusion_conv"} <= names(full)
+    assert "fc3" in names(no_fusion) and "fusion_conv" not in names(no_fusion)
+    assert not {"fc1", "class_logits", "fusion_conv"} & names(no_branch)
+    assert set(no_branch.output.keys()) == {"color_logits"}
+    # With fusion the colour path depends on fc3: changing fc3's weights changes the colours.
+    x = np.random.default_rng(0).uniform(0, 100, (1, 32, 32, 1)).astype(np.float32)
+    for model, should_change in ((full, True), (no_fusion, False)):
+        before = model(x)["color_logits"].numpy()
+        fc3 = model.get_layer("fc3")
+        fc3.set_weights([w + 1.0 for w in fc3.get_weights()])
+        after = model(x)["color_logits"].numpy()
+        assert (np.abs(after - before).max() > 1e-6) == should_change
+    with pytest.raises(ValueError, match="use_fusion"):
+        ModelConfig(use_class_branch=False, use_fusion=True)
+
+
+def test_invalid_config_is_a_clear_error():
+    with pytest.raises(ValueError, match="image_size=30"):
+        ModelConfig(image_size=30)
+    with pytest.raises(ValueError, match="dtype_policy='float64'"):
+        ModelConfig(dtype_policy="float64")
+    assert ModelConfig.from_dict(ModelConfig(**TINY).to_dict()) == ModelConfig(**TINY)
+
+
+def test_mixed_precision_keeps_logits_in_float32():
+    model = build_model(ModelConfig(**TINY, dtype_policy="mixed_bfloat16"))
+    outputs = model(np.zeros((1, 32, 32, 1), np.float32))
+    assert outputs["color_logits"].dtype == tf.float32
+    assert outputs["class_logits"].dtype == tf.float32
+    assert model.get_layer("conv3_1").compute_dtype == "bfloat16"
+
+
+def test_config_round_trip_and_keras_file_reload(tmp_path):
+    model = build_model(ModelConfig(**TINY))
+    x = np.random.default_rng(1).uniform(0, 100, (2, 32, 32, 1)).astype(np.float32)
+    clone = keras.Model.from_config(model.get_config())
+    assert clone.count_params() == model.count_params()
+    path = tmp_path / "model.keras"
+    model.save(path)
+    reloaded = keras.saving.load_model(path)
+    for key in ("color_logits", "class_logits"):
+        np.testing.assert_allclose(reloaded(x)[key], model(x)[key], atol=1e-6)
+
+
+def test_trains_under_the_jax_backend():
+    """Builds and trains one step with KERAS_BACKEND=jax: any tf. call would fail there."""
+    script = textwrap.dedent(
+        """
+        import sys
+        import numpy as np
+        import keras
+        from colorization.config import ModelConfig
+        from colorization.model import build_model
+        from colorization import losses
+        assert keras.backend.backend() == "jax", keras.backend.backend()
+        config = ModelConfig(image_size=32, width_multiplier=0.125, fc_units=(16, 16, 8),
+                             num_classes=5)
+        model = build_model(config)
+        loss, loss_weights, metrics = losses.build_losses(config, num_neighbors=5,
+                                                          class_loss_weight=0.1)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss,
+                      loss_weights=loss_weights, metrics=metrics)
+        rng = np.random.default_rng(0)
+        idx = rng.integers(0, 313, (4, 8, 8, 5)).astype(np.float32)
+        probs = np.full((4, 8, 8, 5), 0.2, np.float32)
+        weight = np.ones((4, 8, 8, 1), np.float32)
+        y = {"color_logits": np.concatenate([idx, probs, weight], -1),
+             "class_logits": np.array([0, 1, -1, 4])}
+        x = rng.uniform(0, 100, (4, 32, 32, 1)).astype(np.float32)
+        history = model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+        assert np.isfinite(history.history["loss"][0])
+        assert "tensorflow" not in sys.modules, "tensorflow was imported under JAX"
+        print("jax ok", history.history["loss"][0])
+        """
+    )
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "jax ok" in result.stdout
