@@ -1,0 +1,430 @@
+"""Data sources. Each returns a `Source` whose dataset yields the same element structure:
+
+    {"image_bytes": tf.string (an encoded JPEG/PNG/BMP/GIF/WebP),
+     "label":       tf.int32 (), the dominant class id (largest total box area), -1 = none,
+     "labels":      tf.float32 (num_classes,), multi-hot over the classes present}
+
+Decoding happens later, in the pipeline's map, so that shuffling moves bytes, not pixels.
+
+Source specs, as the CLIs take them:
+    voc/2007, voc/2012, any TFDS name    TFDS, from --data_dir (prepared beforehand)
+    voc_dir:PATH                         a VOCdevkit folder (JPEGImages/, Annotations/, ImageSets/Main/)
+    folder:PATH                          every image below PATH, recursively, without labels
+    skimage                              the colour photos bundled with scikit-image (no network)
+
+File sources are audited before use: empty, unreadable and already-grey files are skipped
+and counted, and the counts are logged, so one bad file never stops a run.
+"""
+
+import dataclasses
+import logging
+import os
+import xml.etree.ElementTree as ElementTree
+
+import numpy as np
+import tensorflow as tf
+
+from colorization import color
+
+VOC_CLASSES = (
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "pottedplant",
+    "sheep",
+    "sofa",
+    "train",
+    "tvmonitor",
+)
+NUM_VOC_CLASSES = len(VOC_CLASSES)
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+# An image whose every pixel (of a 64-pixel thumbnail) has chroma |ab| below this is grey.
+DEFAULT_GREY_CHROMA = 5.0
+_THUMBNAIL_SIZE = 64
+# Photos from scikit-image that ship inside the package (no download needed).
+_SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "retina")
+
+log = logging.getLogger(__name__)
+
+
+class SourceError(ValueError):
+    """A data source that cannot be used, with what was expected."""
+
+
+@dataclasses.dataclass
+class Source:
+    """A data set ready for the pipeline.
+
+    Attributes:
+      name: the spec it came from.
+      dataset: elements {"image_bytes", "label", "labels"} as described in the module doc.
+      num_examples: number of usable examples, when known.
+      has_labels: whether any example carries a class label.
+      skipped: reason -> number of files skipped ("empty file", "unreadable", "grey").
+      audited: True when grey images were already removed (file sources); the pipeline then
+        does not test for grey again.
+    """
+
+    name: str
+    dataset: tf.data.Dataset
+    num_examples: int | None
+    has_labels: bool
+    skipped: dict
+    audited: bool
+
+    def summary(self):
+        skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(self.skipped.items()) if n)
+        return (
+            f"{self.name}: {self.num_examples if self.num_examples is not None else '?'} usable "
+            f"images{'' if self.has_labels else ' (no labels)'}; skipped: {skipped or 'none'}"
+        )
+
+
+def decode_image(image_bytes):
+    """Decodes any encoded image to uint8 RGB (H, W, 3).
+
+    Grey images are replicated to 3 channels, alpha is dropped, 16-bit images are scaled to
+    8 bits, CMYK JPEGs are converted, and a GIF gives its first frame.
+    """
+    image = tf.io.decode_image(image_bytes, channels=3, dtype=tf.uint8, expand_animations=False)
+    image.set_shape([None, None, 3])
+    return image
+
+
+def is_grey(image, max_chroma=DEFAULT_GREY_CHROMA):
+    """True when every pixel of a 64-pixel thumbnail of `image` (uint8, H x W x 3) has
+    chroma sqrt(a^2 + b^2) below `max_chroma`. The thumbnail averages away JPEG noise."""
+    thumbnail = tf.image.resize(
+        tf.cast(image, tf.float32) / 255.0,
+        [_THUMBNAIL_SIZE, _THUMBNAIL_SIZE],
+        method="area",
+        antialias=True,
+    )
+    ab = color.rgb_to_lab(thumbnail)[..., 1:]
+    chroma = tf.sqrt(tf.reduce_sum(tf.square(ab), axis=-1))
+    return tf.reduce_max(chroma) < max_chroma
+
+
+def audit_files(paths, grey_chroma=DEFAULT_GREY_CHROMA):
+    """Checks that every file decodes and is not grey, in one parallel tf.data pass.
+
+    Returns:
+      (good_indices sorted list, skipped dict reason -> count, bad dict reason -> paths).
+    """
+    paths = list(paths)
+    skipped = {"empty file": 0, "unreadable": 0, "grey": 0}
+    bad = {reason: [] for reason in skipped}
+    readable = []
+    for i, path in enumerate(paths):
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            size = 0
+        if size == 0:
+            skipped["empty file"] += 1
+            bad["empty file"].append(path)
+        else:
+            readable.append(i)
+    if readable:
+
+        def check(index):
+            image = decode_image(tf.io.read_file(tf.gather(paths_tensor, index)))
+            usable = tf.size(image) > 0
+            return index, usable, is_grey(image, grey_chroma)
+
+        paths_tensor = tf.constant(paths)
+        # A file that fails to decode raises inside the map; ignore_errors drops exactly
+        # that element, and the missing index tells which file it was.
+        checks = (
+            tf.data.Dataset.from_tensor_slices(np.asarray(readable, np.int64))
+            .map(check, num_parallel_calls=tf.data.AUTOTUNE)
+            .ignore_errors()
+        )
+        seen = set()
+        good = []
+        for index, usable, grey in checks.as_numpy_iterator():
+            seen.add(int(index))
+            if not usable:
+                continue
+            if grey:
+                skipped["grey"] += 1
+                bad["grey"].append(paths[index])
+            else:
+                good.append(int(index))
+        for index in readable:
+            if index not in seen:
+                skipped["unreadable"] += 1
+                bad["unreadable"].append(paths[index])
+    else:
+        good = []
+    for reason, files in bad.items():
+        if files:
+            shown = ", ".join(os.path.basename(f) for f in files[:5])
+            more = f" and {len(files) - 5} more" if len(files) > 5 else ""
+            log.warning("Skipped %d %s file(s): %s%s", len(files), reason, shown, more)
+    return sorted(good), skipped, bad
+
+
+def _file_source(name, paths, labels, multi_hot, audit, grey_chroma):
+    skipped = {}
+    if audit:
+        good, skipped, _ = audit_files(paths, grey_chroma)
+        paths = [paths[i] for i in good]
+        labels = labels[good]
+        multi_hot = multi_hot[good]
+    if not paths:
+        raise SourceError(
+            f"{name}: no usable image (skipped: {skipped}). Expected JPEG, PNG, BMP, GIF or "
+            "WebP files in colour."
+        )
+    dataset = tf.data.Dataset.from_tensor_slices(
+        {"path": paths, "label": labels.astype(np.int32), "labels": multi_hot.astype(np.float32)}
+    ).map(
+        lambda e: {
+            "image_bytes": tf.io.read_file(e["path"]),
+            "label": e["label"],
+            "labels": e["labels"],
+        },
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    source = Source(
+        name=name,
+        dataset=dataset,
+        num_examples=len(paths),
+        has_labels=bool((labels >= 0).any()),
+        skipped=skipped,
+        audited=audit,
+    )
+    log.info("%s", source.summary())
+    return source
+
+
+def parse_voc_annotation(xml_text, class_names=VOC_CLASSES):
+    """Dominant class id (largest total box area; -1 if no known object) and multi-hot.
+
+    Args:
+      xml_text: the contents of a VOC annotation XML file.
+
+    Returns:
+      (label int, multi_hot float32 (num_classes,)).
+    """
+    root = ElementTree.fromstring(xml_text)
+    area = np.zeros(len(class_names), np.float64)
+    present = np.zeros(len(class_names), np.float32)
+    for obj in root.iter("object"):
+        name = (obj.findtext("name") or "").strip().lower()
+        if name not in class_names:
+            continue
+        box = obj.find("bndbox")
+        if box is None:
+            continue
+        x0, y0, x1, y1 = (float(box.findtext(k, "0")) for k in ("xmin", "ymin", "xmax", "ymax"))
+        class_id = class_names.index(name)
+        area[class_id] += max(x1 - x0, 0.0) * max(y1 - y0, 0.0)
+        present[class_id] = 1.0
+    label = int(np.argmax(area)) if present.any() else -1
+    return label, present
+
+
+def from_voc_dir(path, split="train", audit=True, grey_chroma=DEFAULT_GREY_CHROMA):
+    """A local VOCdevkit folder: JPEGImages/<id>.jpg, Annotations/<id>.xml,
+    ImageSets/Main/<split>.txt. `path` may be the VOC20xx folder or a VOCdevkit holding one."""
+    root = path
+    if not os.path.isdir(os.path.join(root, "JPEGImages")) and os.path.isdir(root):
+        candidates = sorted(d for d in os.listdir(root) if d.upper().startswith("VOC"))
+        if candidates:
+            root = os.path.join(root, candidates[-1])
+    split_file = os.path.join(root, "ImageSets", "Main", f"{split}.txt")
+    if not os.path.isfile(split_file):
+        raise SourceError(
+            f"voc_dir:{path}: no split file {split_file!r}. Expected a VOCdevkit folder with "
+            f"JPEGImages/, Annotations/ and ImageSets/Main/{split}.txt."
+        )
+    with open(split_file) as f:
+        ids = [line.split()[0] for line in f if line.strip()]
+    paths, labels, multi_hot = [], [], []
+    for image_id in ids:
+        paths.append(os.path.join(root, "JPEGImages", f"{image_id}.jpg"))
+        annotation = os.path.join(root, "Annotations", f"{image_id}.xml")
+        try:
+            with open(annotation, "rb") as f:
+                label, present = parse_voc_annotation(f.read())
+        except (OSError, ElementTree.ParseError):
+            label, present = -1, np.zeros(NUM_VOC_CLASSES, np.float32)
+        labels.append(label)
+        multi_hot.append(present)
+    return _file_source(
+        f"voc_dir:{path} [{split}]",
+        paths,
+        np.asarray(labels, np.int64),
+        np.asarray(multi_hot, np.float32).reshape(-1, NUM_VOC_CLASSES),
+        audit,
+        grey_chroma,
+    )
+
+
+def list_images(path):
+    """Every image file below `path`, recursively, sorted."""
+    found = []
+    for directory, _, files in os.walk(path):
+        for name in files:
+            if name.lower().endswith(IMAGE_EXTENSIONS):
+                found.append(os.path.join(directory, name))
+    return sorted(found)
+
+
+def from_image_folder(path, audit=True, grey_chroma=DEFAULT_GREY_CHROMA):
+    """Every image below `path` (JPEG, PNG, BMP, GIF first frame, WebP), without labels."""
+    if not os.path.isdir(path):
+        raise SourceError(f"folder:{path}: not a directory. Expected a folder of images.")
+    paths = list_images(path)
+    if not paths:
+        raise SourceError(
+            f"folder:{path}: no image files. Expected files ending in {', '.join(IMAGE_EXTENSIONS)}."
+        )
+    n = len(paths)
+    return _file_source(
+        f"folder:{path}",
+        paths,
+        np.full(n, -1, np.int64),
+        np.zeros((n, NUM_VOC_CLASSES), np.float32),
+        audit,
+        grey_chroma,
+    )
+
+
+def skimage_photos():
+    """The colour photos bundled with scikit-image, as uint8 RGB arrays (no network)."""
+    import skimage.data
+
+    photos = []
+    for name in _SKIMAGE_PHOTOS:
+        image = np.asarray(getattr(skimage.data, name)())
+        if image.ndim == 3 and image.shape[-1] >= 3:
+            photos.append(image[..., :3].astype(np.uint8))
+    return photos
+
+
+def from_skimage():
+    """The scikit-image photos as a labelless source: the smoke preset's data."""
+    encoded = [tf.io.encode_png(photo).numpy() for photo in skimage_photos()]
+    n = len(encoded)
+    dataset = tf.data.Dataset.from_tensor_slices(
+        {
+            "image_bytes": encoded,
+            "label": np.full(n, -1, np.int32),
+            "labels": np.zeros((n, NUM_VOC_CLASSES), np.float32),
+        }
+    )
+    return Source("skimage", dataset, n, has_labels=False, skipped={}, audited=False)
+
+
+def _tfds_voc_labels(objects, num_classes):
+    """Dominant label by box area and multi-hot, from TFDS VOC `objects` (normalised boxes)."""
+    boxes = objects["bbox"]  # (n, 4): ymin, xmin, ymax, xmax in [0, 1]
+    ids = tf.cast(objects["label"], tf.int32)
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    per_class = tf.math.unsorted_segment_sum(areas, ids, num_classes)
+    present = tf.cast(
+        tf.math.bincount(ids, minlength=num_classes, maxlength=num_classes) > 0, tf.float32
+    )
+    label = tf.where(tf.size(ids) > 0, tf.cast(tf.argmax(per_class), tf.int32), -1)
+    return label, present
+
+
+def tfds_offline_help(name):
+    return (
+        f"The TFDS data set {name!r} is not prepared in --data_dir and cannot be downloaded "
+        "here. Offline alternatives: (1) point --dataset at a VOCdevkit folder you already "
+        "have, as voc_dir:PATH/VOCdevkit/VOC2012; (2) use any folder of photos as folder:PATH; "
+        "(3) build the TFDS data set from the official tar files with "
+        "`python -m data_prep.build_tfds --name=voc/2012 --manual_dir=DIR --data_dir=DIR` "
+        "(DIR holding VOCtrainval_11-May-2012.tar and VOC2012test.tar, or for voc/2007 "
+        "VOCtrainval_06-Nov-2007.tar and VOCtest_06-Nov-2007.tar, under those names)."
+    )
+
+
+def from_tfds(name, split="train", data_dir=None, download=False):
+    """A TFDS image data set. VOC gives labels; other data sets give none (label -1).
+
+    Raises SourceError, naming the offline alternatives, when the data set is not prepared
+    and `download` is False.
+    """
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except Exception as e:  # TFDS raises several types for unknown names.
+        raise SourceError(f"Unknown TFDS data set {name!r}: {e}") from e
+    if download and not builder.is_prepared():
+        builder.download_and_prepare()
+    features = builder.info.features
+    if "image" not in features:
+        raise SourceError(f"TFDS data set {name!r} has no 'image' feature: {list(features)}")
+    try:
+        dataset = builder.as_dataset(
+            split=split,
+            shuffle_files=False,
+            decoders={"image": tfds.decode.SkipDecoding()},
+        )
+    except AssertionError as e:
+        # TFDS asserts when the data set was never prepared in data_dir.
+        raise SourceError(tfds_offline_help(name)) from e
+    except (KeyError, ValueError) as e:
+        raise SourceError(
+            f"TFDS data set {name!r} has no split {split!r} ({e}). "
+            f"Known splits: {list(builder.info.splits) or 'none prepared'}"
+        ) from e
+    splits = builder.info.splits
+    num_examples = splits[split].num_examples if split in splits else None
+    is_voc = "objects" in features and "label" in features["objects"]
+    num_classes = features["objects"]["label"].num_classes if is_voc else NUM_VOC_CLASSES
+
+    def to_element(example):
+        if is_voc:
+            label, present = _tfds_voc_labels(example["objects"], num_classes)
+        else:
+            label, present = tf.constant(-1, tf.int32), tf.zeros([num_classes], tf.float32)
+        return {"image_bytes": example["image"], "label": label, "labels": present}
+
+    dataset = dataset.map(to_element, num_parallel_calls=tf.data.AUTOTUNE)
+    return Source(
+        name=f"{name} [{split}]",
+        dataset=dataset,
+        num_examples=num_examples,
+        has_labels=is_voc,
+        skipped={},
+        audited=False,
+    )
+
+
+def load_source(spec, split="train", data_dir=None, download=False, audit=True):
+    """Parses a source spec (see the module doc) and returns the `Source`."""
+    if not spec:
+        raise SourceError(
+            "Empty data set spec. Expected voc/2007, voc_dir:PATH, folder:PATH or skimage."
+        )
+    if spec == "skimage":
+        return from_skimage()
+    if spec.startswith("voc_dir:"):
+        return from_voc_dir(spec[len("voc_dir:") :], split, audit=audit)
+    if spec.startswith("folder:"):
+        return from_image_folder(spec[len("folder:") :], audit=audit)
+    if ":" in spec:
+        raise SourceError(
+            f"Unknown data set spec {spec!r}. Expected a TFDS name (voc/2007), voc_dir:PATH, "
+            "folder:PATH or skimage."
+        )
+    return from_tfds(spec, split, data_dir, download)

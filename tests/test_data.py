@@ -1,0 +1,336 @@
+"""data_prep: sources (mocked TFDS VOC, generated VOCdevkit, image folder), the pipeline's
+map functions eagerly and in Dataset.map, skip counting, and the priors CLI."""
+
+import logging
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+from PIL import Image
+
+from colorization import bins, color
+from data_prep import build_tfds, pipeline, priors, sources
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _photo(seed, height=40, width=56):
+    """A colourful uint8 image: smooth gradients plus noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([x / width, y / height, 1 - x / width], -1)
+    return np.clip((base * 0.8 + rng.random((height, width, 3)) * 0.2) * 255, 0, 255).astype(
+        np.uint8
+    )
+
+
+def _voc_xml(objects, width=56, height=40):
+    parts = [f"<annotation><size><width>{width}</width><height>{height}</height></size>"]
+    for name, (x0, y0, x1, y1) in objects:
+        parts.append(
+            f"<object><name>{name}</name><bndbox><xmin>{x0}</xmin><ymin>{y0}</ymin>"
+            f"<xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox></object>"
+        )
+    parts.append("</annotation>")
+    return "".join(parts)
+
+
+# Dominant class = largest TOTAL area: two dogs (2 x 300) beat one big cat (500).
+VOC_IMAGES = {
+    "img_a": ([("cat", (0, 0, 25, 20)), ("dog", (0, 0, 20, 15)), ("dog", (30, 20, 50, 35))], "dog"),
+    "img_b": ([("person", (0, 0, 50, 38)), ("horse", (0, 0, 10, 10))], "person"),
+    "img_c": ([("sheep", (5, 5, 15, 15))], "sheep"),
+    "img_d": ([], None),
+}
+
+
+@pytest.fixture(scope="module")
+def voc_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("VOCdevkit") / "VOC2012"
+    for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
+        (root / sub).mkdir(parents=True)
+    for i, (image_id, (objects, _)) in enumerate(VOC_IMAGES.items()):
+        Image.fromarray(_photo(i)).save(root / "JPEGImages" / f"{image_id}.jpg", quality=95)
+        (root / "Annotations" / f"{image_id}.xml").write_text(_voc_xml(objects))
+    (root / "ImageSets/Main/train.txt").write_text("\n".join(VOC_IMAGES) + "\n")
+    (root / "ImageSets/Main/val.txt").write_text("img_a\nimg_c\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("photos")
+    (root / "sub").mkdir()
+    Image.fromarray(_photo(10)).save(root / "good.jpg")
+    Image.fromarray(_photo(11)).convert("RGBA").save(root / "sub" / "alpha.png")
+    sixteen = (_photo(12).astype(np.uint16) * 257)[..., 0]
+    Image.fromarray(sixteen).save(root / "sub" / "sixteen.png")  # 16-bit grey (a colour test
+    # for the decoder only; it is also grey, so it is counted as grey)
+    with open(root / "colour16.png", "wb") as f:
+        f.write(tf.io.encode_png(tf.constant(_photo(13).astype(np.uint16) * 257)).numpy())
+    Image.fromarray(_photo(14)).convert("L").save(root / "grey.jpg")
+    (root / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
+    (root / "empty.png").write_bytes(b"")
+    Image.fromarray(_photo(15)).save(root / "photo.bmp")
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+def test_parse_voc_annotation_dominant_class_by_total_area():
+    for objects, expected in VOC_IMAGES.values():
+        label, present = sources.parse_voc_annotation(_voc_xml(objects))
+        assert label == (sources.VOC_CLASSES.index(expected) if expected else -1)
+        names = {sources.VOC_CLASSES[i] for i in np.flatnonzero(present)}
+        assert names == {name for name, _ in objects}
+
+
+def test_voc_dir_source(voc_dir):
+    source = sources.load_source(f"voc_dir:{voc_dir}", "train")
+    elements = list(source.dataset.as_numpy_iterator())
+    assert source.num_examples == 4 and len(elements) == 4 and source.has_labels
+    for element, (objects, expected) in zip(elements, VOC_IMAGES.values(), strict=True):
+        assert element["label"] == (sources.VOC_CLASSES.index(expected) if expected else -1)
+        assert element["labels"].shape == (20,) and element["labels"].sum() == len(
+            {n for n, _ in objects}
+        )
+        assert element["image_bytes"][:2] == b"\xff\xd8"
+    # The VOCdevkit parent folder works too.
+    assert sources.load_source(f"voc_dir:{voc_dir.parent}", "val").num_examples == 2
+
+
+def test_voc_dir_missing_split_is_a_clear_error(voc_dir):
+    with pytest.raises(sources.SourceError, match="test.txt"):
+        sources.load_source(f"voc_dir:{voc_dir}", "test")
+
+
+def test_image_folder_skips_and_counts_bad_files(image_folder, caplog):
+    with caplog.at_level(logging.WARNING):
+        source = sources.load_source(f"folder:{image_folder}")
+    assert source.skipped == {"empty file": 1, "unreadable": 1, "grey": 2}
+    assert source.num_examples == 4  # good.jpg, alpha.png, colour16.png, photo.bmp
+    assert not source.has_labels
+    assert "corrupt.jpg" in caplog.text and "grey.jpg" in caplog.text
+    images = [sources.decode_image(e["image_bytes"]).numpy() for e in source.dataset]
+    assert all(image.dtype == np.uint8 and image.shape == (40, 56, 3) for image in images)
+
+
+def test_sixteen_bit_and_alpha_decode_to_the_same_pixels(image_folder):
+    colour16 = sources.decode_image(tf.io.read_file(str(image_folder / "colour16.png"))).numpy()
+    np.testing.assert_array_equal(colour16, _photo(13))
+    alpha = sources.decode_image(tf.io.read_file(str(image_folder / "sub" / "alpha.png"))).numpy()
+    np.testing.assert_array_equal(alpha, _photo(11))
+
+
+def test_source_without_usable_images_fails_clearly(tmp_path):
+    (tmp_path / "bad.jpg").write_bytes(b"junk")
+    with pytest.raises(sources.SourceError, match="no usable image"):
+        sources.load_source(f"folder:{tmp_path}")
+    with pytest.raises(sources.SourceError, match="not a directory"):
+        sources.load_source(f"folder:{tmp_path / 'nope'}")
+    with pytest.raises(sources.SourceError, match="Unknown data set spec"):
+        sources.load_source("ftp:somewhere")
+
+
+def _mock_voc_as_dataset(builder, split, decoders=None, read_config=None, **kwargs):
+    """VOC-shaped examples with known boxes, encoded as TFDS stores them."""
+    del builder, decoders, read_config, kwargs
+    # (label ids, normalised boxes): total area decides the dominant class.
+    specs = [
+        ([11, 7, 11], [[0, 0, 0.5, 0.5], [0, 0, 0.6, 0.6], [0.5, 0.5, 1, 1]]),  # dog 0.5 > cat 0.36
+        ([14], [[0.1, 0.1, 0.9, 0.9]]),
+    ]
+    if split == "validation":
+        specs = specs[:1]
+
+    def gen():
+        for i, (labels, boxes) in enumerate(specs):
+            yield {
+                "image": tf.io.encode_jpeg(tf.constant(_photo(20 + i))).numpy(),
+                "objects": {
+                    "bbox": np.asarray(boxes, np.float32),
+                    "label": np.asarray(labels, np.int64),
+                },
+            }
+
+    return tf.data.Dataset.from_generator(
+        gen,
+        output_signature={
+            "image": tf.TensorSpec([], tf.string),
+            "objects": {
+                "bbox": tf.TensorSpec([None, 4], tf.float32),
+                "label": tf.TensorSpec([None], tf.int64),
+            },
+        },
+    )
+
+
+def test_tfds_voc_source_with_mock_data():
+    with tfds.testing.mock_data(as_dataset_fn=_mock_voc_as_dataset):
+        source = sources.load_source("voc/2007", "train")
+        elements = list(source.dataset.as_numpy_iterator())
+        assert [e["label"] for e in elements] == [11, 14]
+        assert set(np.flatnonzero(elements[0]["labels"])) == {7, 11}
+        assert source.has_labels and not source.audited
+        batch = next(
+            iter(
+                pipeline.build_dataset(source, pipeline.PipelineConfig(image_size=32, batch_size=2))
+            )
+        )
+        assert batch[0]["L"].shape == (2, 32, 32, 1)
+        assert sorted(batch[1]["class_logits"].numpy().tolist()) == [11, 14]
+
+
+def test_tfds_not_prepared_names_offline_alternatives(tmp_path):
+    with pytest.raises(sources.SourceError, match="voc_dir:PATH.*folder:PATH.*build_tfds"):
+        sources.load_source("voc/2007", "train", data_dir=str(tmp_path))
+
+
+def test_offline_tfds_build_checks_archives(tmp_path):
+    (tmp_path / "VOCtrainval_06-Nov-2007.tar").write_bytes(b"")
+    assert build_tfds.missing_archives("voc/2007", str(tmp_path)) == ["VOCtest_06-Nov-2007.tar"]
+    with pytest.raises(ValueError, match="VOCtest_06-Nov-2007.tar"):
+        build_tfds.build("voc/2007", str(tmp_path), str(tmp_path / "tfds"))
+    config = build_tfds.download_config(str(tmp_path))
+    assert str(config.manual_dir) == str(tmp_path)
+
+
+def _element(seed=0, label=3):
+    return {
+        "image": tf.constant(_photo(seed, 50, 70)),
+        "label": tf.constant(label, tf.int32),
+        "labels": tf.one_hot(label, 20),
+    }
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("encoding", ["soft", "hard"])
+def test_make_example_eager_equals_dataset_map(training, encoding):
+    config = pipeline.PipelineConfig(
+        image_size=32, training=training, encoding=encoding, with_rgb=True
+    )
+    weights = tf.constant(np.linspace(0.5, 2.0, 313, dtype=np.float32))
+    eager = pipeline.make_example(_element(), tf.constant(7, tf.int64), config, weights)
+    mapped = next(
+        iter(
+            tf.data.Dataset.from_tensors(_element()).map(
+                lambda e: pipeline.make_example(e, tf.constant(7, tf.int64), config, weights)
+            )
+        )
+    )
+    for part in (0, 1):
+        for key in eager[part]:
+            np.testing.assert_allclose(
+                eager[part][key].numpy(), mapped[part][key].numpy(), atol=1e-5
+            )
+    features, targets = eager
+    k = 1 if encoding == "hard" else 5
+    assert features["L"].shape == (32, 32, 1) and features["L"].dtype == tf.float32
+    L = features["L"].numpy()
+    assert 0 <= L.min() and L.max() <= 100
+    packed = targets["color_logits"].numpy()
+    assert packed.shape == (8, 8, 2 * k + 1)
+    indices = packed[..., :k]
+    assert np.all((indices >= 0) & (indices < 313)) and np.all(indices == np.round(indices))
+    np.testing.assert_allclose(packed[..., k : 2 * k].sum(-1), 1.0, atol=1e-5)
+    # The weight is that of the nearest bin, which hard-encodes the area-averaged target RGB.
+    ab = color.rgb_to_lab(pipeline.target_rgb(features["rgb"], 32))[..., 1:]
+    nearest = bins.hard_encode(ab).numpy()
+    np.testing.assert_array_equal(indices[..., 0].astype(int), nearest)
+    np.testing.assert_allclose(packed[..., -1], weights.numpy()[nearest], rtol=1e-6)
+    assert int(targets["class_logits"]) == 3
+
+
+def test_evaluation_crop_is_the_centre_and_deterministic():
+    image = tf.constant(_photo(5, 40, 80))
+    a = pipeline.center_resize(image, 32).numpy()
+    b = pipeline.center_resize(image, 32).numpy()
+    np.testing.assert_array_equal(a, b)
+    # Shorter side 40 -> 32: width 80 -> 64, centre 32 columns = original columns 20..60.
+    expected = tf.image.resize(tf.cast(image, tf.float32) / 255.0, [32, 64], antialias=True)[
+        :, 16:48
+    ]
+    np.testing.assert_allclose(a, np.clip(expected.numpy(), 0, 1), atol=1e-6)
+
+
+def test_training_augmentation_is_seeded():
+    config = pipeline.PipelineConfig(image_size=32)
+    weights = tf.ones([313])
+    one = pipeline.make_example(_element(1), tf.constant(3, tf.int64), config, weights)[0]["L"]
+    same = pipeline.make_example(_element(1), tf.constant(3, tf.int64), config, weights)[0]["L"]
+    other = pipeline.make_example(_element(1), tf.constant(4, tf.int64), config, weights)[0]["L"]
+    np.testing.assert_array_equal(one.numpy(), same.numpy())
+    assert np.abs(one.numpy() - other.numpy()).max() > 0
+
+
+def test_build_dataset_batches(voc_dir):
+    source = sources.load_source(f"voc_dir:{voc_dir}", "train")
+    train = pipeline.build_dataset(
+        source, pipeline.PipelineConfig(image_size=32, batch_size=3, cache=True)
+    )
+    features, targets = next(iter(train))
+    assert features["L"].shape == (3, 32, 32, 1)
+    assert targets["color_logits"].shape == (3, 8, 8, 11)
+    evaluation = pipeline.build_dataset(
+        source,
+        pipeline.PipelineConfig(image_size=32, batch_size=3, training=False, multi_label=True),
+    )
+    batches = list(evaluation)
+    assert [b[0]["L"].shape[0] for b in batches] == [3, 1]  # no drop_remainder, no repeat
+    assert batches[0][1]["class_logits"].shape == (3, 20)
+
+
+def test_grey_images_are_dropped_for_unaudited_sources():
+    grey = np.repeat(_photo(3)[..., :1], 3, axis=-1)
+    encoded = [tf.io.encode_png(x).numpy() for x in (_photo(1), grey, _photo(2))]
+    source = sources.Source(
+        "test",
+        tf.data.Dataset.from_tensor_slices(
+            {"image_bytes": encoded, "label": [0, 1, 2], "labels": np.zeros((3, 20), np.float32)}
+        ),
+        3,
+        True,
+        {},
+        audited=False,
+    )
+    config = pipeline.PipelineConfig(image_size=32, batch_size=8, training=False)
+    labels = next(iter(pipeline.build_dataset(source, config)))[1]["class_logits"].numpy()
+    assert labels.tolist() == [0, 2]
+
+
+def test_priors_cli_on_an_image_folder(image_folder, tmp_path):
+    output = tmp_path / "priors.npz"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "data_prep.priors",
+            f"--dataset=folder:{image_folder}",
+            "--image_size=32",
+            f"--output={output}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = priors.Priors.load(output)
+    assert loaded.metadata["num_images"] == 4 and loaded.metadata["num_pixels"] == 4 * 64
+    assert np.isclose((loaded.smoothed_probs * loaded.weights).sum(), 1.0)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "data_prep.priors",
+            "--dataset=skimage",
+            "--image_size=30",
+            "--output=x",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode != 0 and "image_size" in bad.stderr
