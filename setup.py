@@ -17,6 +17,7 @@ setup(
         # `gpu` extra, which pulls CUDA through tensorflow[and-cuda].
         "tensorflow>=2.21,<2.22",
         "keras>=3.10,<4",
+        "tensorboard>=2.20,<3",
         "tensorflow-datasets>=4.9.8,<5",
         "scikit-image>=0.24,<0.27",
         "absl-py>=2.1,<3",

@@ -186,7 +186,7 @@ def _decode(element):
     }
 
 
-def build_dataset(source, config, bin_weights=None, repeat=None):
+def build_dataset(source, config, bin_weights=None, repeat=None, start_example=0):
     """The batched dataset of (features, targets) for `model.fit` / evaluation.
 
     Args:
@@ -194,6 +194,8 @@ def build_dataset(source, config, bin_weights=None, repeat=None):
       config: `PipelineConfig`.
       bin_weights: (313,) rebalancing weights; None = all ones.
       repeat: repeat forever; defaults to config.training.
+      start_example: skip this many examples of the stream, so that a resumed run continues
+        with exactly the examples (and augmentations) an uninterrupted run would have seen.
     """
     if bin_weights is None:
         bin_weights = np.ones(bins.NUM_BINS, np.float32)
@@ -217,13 +219,16 @@ def build_dataset(source, config, bin_weights=None, repeat=None):
         )
     if repeat:
         dataset = dataset.repeat()
+    if start_example:
+        # Skipped before decoding: costs reading bytes, not decoding pixels.
+        dataset = dataset.skip(start_example)
     if not config.cache:
         dataset = dataset.map(_decode, num_parallel_calls=tf.data.AUTOTUNE)
         if config.drop_grey and not source.audited:
             # Grey photos teach "no colour"; TFDS sources are not audited, so test here.
             dataset = dataset.filter(lambda e: tf.logical_not(sources.is_grey(e["image"])))
     # The running index seeds each example's crop and flip.
-    dataset = dataset.enumerate().map(
+    dataset = dataset.enumerate(start=start_example).map(
         lambda index, element: make_example(element, index, config, bin_weights),
         num_parallel_calls=tf.data.AUTOTUNE,
     )

@@ -1,0 +1,142 @@
+"""Colorization metrics, accumulated over a data set.
+
+- AuC of the per-pixel ab error (Zhang et al. 2016): for thresholds t = 0, 1, ..., 150 (ab
+  units), the fraction of pixels whose L2 ab error is <= t, averaged over t. Reported in %.
+- Class-rebalanced AuC: the same curve computed per colour bin (the nearest of the 313 bins
+  to each pixel's true ab) and averaged over the bins present in the evaluated set, so every
+  colour counts equally, whatever its pixel count.
+- PSNR: mean over images of the per-image PSNR of RGB in [0, 255].
+- SSIM: mean over images of tf.image.ssim on RGB in [0, 255] (window 11, sigma 1.5).
+- Colourfulness (Hasler and Suesstrunk 2003): sqrt(sd_rg^2 + sd_yb^2) + 0.3 sqrt(mu_rg^2 +
+  mu_yb^2), rg = R - G, yb = (R + G)/2 - B, RGB in [0, 255]; and dCF = |mean CF(pred) -
+  mean CF(truth)|.
+- Class top-1 accuracy on the dominant label and mean average precision over present labels.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from colorization import bins
+
+MAX_THRESHOLD = 150
+
+
+def threshold_buckets(errors):
+    """The smallest integer threshold t with error <= t, capped at MAX_THRESHOLD + 1 (never)."""
+    return np.minimum(np.ceil(np.asarray(errors, np.float64)), MAX_THRESHOLD + 1).astype(np.int64)
+
+
+def auc_from_histogram(histogram):
+    """AuC in [0, 1] from counts (..., MAX_THRESHOLD + 2) of threshold buckets."""
+    histogram = np.asarray(histogram, np.float64)
+    cumulative = np.cumsum(histogram, axis=-1)[..., : MAX_THRESHOLD + 1]
+    total = histogram.sum(-1, keepdims=True)
+    return (cumulative / np.maximum(total, 1)).mean(-1)
+
+
+def colorfulness(rgb):
+    """Hasler-Suesstrunk colourfulness of RGB images (..., H, W, 3) in [0, 255]."""
+    rgb = np.asarray(rgb, np.float64)
+    rg = rgb[..., 0] - rgb[..., 1]
+    yb = 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[..., 2]
+    axes = (-2, -1)
+    std = np.sqrt(rg.std(axis=axes) ** 2 + yb.std(axis=axes) ** 2)
+    mean = np.sqrt(rg.mean(axis=axes) ** 2 + yb.mean(axis=axes) ** 2)
+    return std + 0.3 * mean
+
+
+def psnr(pred_rgb, true_rgb):
+    """Per-image PSNR (dB) of RGB images (N, H, W, 3) in [0, 255]; inf-safe (MSE floored)."""
+    diff = np.asarray(pred_rgb, np.float64) - np.asarray(true_rgb, np.float64)
+    mse = np.maximum((diff**2).reshape(diff.shape[0], -1).mean(-1), 1e-10)
+    return 10.0 * np.log10(255.0**2 / mse)
+
+
+def ssim(pred_rgb, true_rgb):
+    """Per-image SSIM of RGB images (N, H, W, 3) in [0, 255] (tf.image.ssim)."""
+    return tf.image.ssim(
+        tf.constant(pred_rgb, tf.float32), tf.constant(true_rgb, tf.float32), max_val=255.0
+    ).numpy()
+
+
+def average_precision(scores, positives):
+    """Average precision of one class: scores (N,), positives (N,) bool. NaN if none."""
+    positives = np.asarray(positives, bool)
+    if not positives.any():
+        return float("nan")
+    order = np.argsort(-np.asarray(scores, np.float64), kind="stable")
+    hits = positives[order]
+    precision_at_hit = np.cumsum(hits)[hits] / (np.flatnonzero(hits) + 1)
+    return float(precision_at_hit.mean())
+
+
+class ColorMetrics:
+    """Accumulates the colour metrics of one method over batches of images.
+
+    `update` takes predicted and true Lab/RGB at the same resolution; `result` returns a dict
+    with auc, rebalanced_auc (both %), psnr, ssim, colorfulness, true_colorfulness,
+    delta_colorfulness and num_images.
+    """
+
+    def __init__(self):
+        self.histogram = np.zeros((bins.NUM_BINS, MAX_THRESHOLD + 2), np.int64)
+        self.psnr, self.ssim, self.cf_pred, self.cf_true = [], [], [], []
+
+    def update(self, pred_ab, true_ab, pred_rgb, true_rgb):
+        """Args: pred_ab, true_ab (N, H, W, 2) ab units; pred_rgb, true_rgb (N, H, W, 3) in
+        [0, 255] (uint8 or float)."""
+        errors = np.sqrt(((np.asarray(pred_ab, np.float64) - true_ab) ** 2).sum(-1)).ravel()
+        true_bins = bins.hard_encode(np.asarray(true_ab, np.float32)).numpy().ravel()
+        np.add.at(self.histogram, (true_bins, threshold_buckets(errors)), 1)
+        self.psnr.extend(psnr(pred_rgb, true_rgb))
+        self.ssim.extend(ssim(pred_rgb, true_rgb))
+        self.cf_pred.extend(colorfulness(pred_rgb))
+        self.cf_true.extend(colorfulness(true_rgb))
+
+    def result(self):
+        per_bin = self.histogram
+        present = per_bin.sum(-1) > 0
+        cf_pred, cf_true = float(np.mean(self.cf_pred)), float(np.mean(self.cf_true))
+        return {
+            "auc": 100.0 * float(auc_from_histogram(per_bin.sum(0))),
+            "rebalanced_auc": 100.0 * float(auc_from_histogram(per_bin[present]).mean()),
+            "psnr": float(np.mean(self.psnr)),
+            "ssim": float(np.mean(self.ssim)),
+            "colorfulness": cf_pred,
+            "true_colorfulness": cf_true,
+            "delta_colorfulness": abs(cf_pred - cf_true),
+            "colorfulness_ratio": cf_pred / cf_true if cf_true > 0 else float("nan"),
+            "num_images": len(self.psnr),
+        }
+
+
+class ClassMetrics:
+    """Top-1 accuracy on the dominant label and mAP over present labels."""
+
+    def __init__(self):
+        self.scores, self.labels, self.multi_hot = [], [], []
+
+    def update(self, class_logits, label, multi_hot):
+        self.scores.append(np.asarray(class_logits, np.float64))
+        self.labels.append(np.asarray(label).reshape(-1))
+        self.multi_hot.append(np.asarray(multi_hot))
+
+    def result(self):
+        if not self.scores:
+            return {}
+        scores = np.concatenate(self.scores)
+        labels = np.concatenate(self.labels)
+        multi_hot = np.concatenate(self.multi_hot) > 0
+        labelled = labels >= 0
+        result = {"num_labelled": int(labelled.sum())}
+        if labelled.any():
+            result["top1_accuracy"] = 100.0 * float(
+                (scores[labelled].argmax(-1) == labels[labelled]).mean()
+            )
+            majority = np.bincount(labels[labelled]).argmax()
+            result["majority_class_accuracy"] = 100.0 * float((labels[labelled] == majority).mean())
+        aps = [average_precision(scores[:, c], multi_hot[:, c]) for c in range(scores.shape[1])]
+        aps = [a for a in aps if not np.isnan(a)]
+        if aps:
+            result["mean_average_precision"] = 100.0 * float(np.mean(aps))
+        return result
