@@ -40,9 +40,9 @@ PRESETS = {
         steps=4000,
         learning_rate=1e-3,
         warmup_steps=200,
-        class_loss_weight=0.01,
+        class_loss_weight=0.05,
         checkpoint_every=100,
-        eval_every=1000,
+        eval_every=500,
         eval_examples=0,
         cache=True,
     ),
@@ -150,8 +150,7 @@ def _fc_units(text):
 
 def config_from_flags():
     """One validated TrainConfig from the flags; raises ValueError naming the bad value."""
-    from colorization.config import ModelConfig
-    from colorization.training import TrainConfig
+    from colorization.config import ModelConfig, TrainConfig
 
     model = ModelConfig(
         image_size=_value("image_size"),

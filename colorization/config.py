@@ -4,6 +4,7 @@ Library code takes these objects (or plain arguments); only entry points read fl
 """
 
 import dataclasses
+import os
 
 _DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 _CLASS_LOSSES = ("softmax", "sigmoid")
@@ -27,6 +28,8 @@ class ModelConfig:
       class_loss: "softmax" (single dominant label) or "sigmoid" (multi-label).
       dtype_policy: "float32", "mixed_float16" or "mixed_bfloat16"; logits stay float32.
       num_bins: colour bins of the output (313 for the Zhang et al. gamut).
+      sync_batch_norm: batch statistics over the global batch across replicas (TensorFlow
+        backend only); training turns it on when a strategy has more than one replica.
     """
 
     image_size: int = 224
@@ -38,6 +41,7 @@ class ModelConfig:
     class_loss: str = "softmax"
     dtype_policy: str = "float32"
     num_bins: int = 313
+    sync_batch_norm: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "fc_units", tuple(int(u) for u in self.fc_units))
@@ -89,3 +93,153 @@ class ModelConfig:
                 f"Unknown ModelConfig fields: {sorted(unknown)}. Known: {sorted(known)}"
             )
         return cls(**values)
+
+
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+SCHEDULES = ("constant", "cosine")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on.
+
+    Attributes:
+      model: the `ModelConfig`.
+      dataset: training source spec (see data_prep.sources).
+      val_dataset: evaluation source spec; "" = the training spec's validation split.
+      train_split, val_split: split names.
+      data_dir: TFDS data directory.
+      model_dir: output directory (created; reused to resume).
+      batch_size: global batch size.
+      steps: total optimizer steps.
+      learning_rate: peak learning rate of Adam.
+      schedule: "constant" or "cosine" (cosine decay to 1 % after the warm-up).
+      warmup_steps: linear warm-up from 0.
+      beta_1, beta_2: Adam's betas (the reference used 0.9, 0.99).
+      weight_decay: decoupled weight decay (0 = off).
+      class_loss_weight: weight of the class loss; the colour loss has weight 1.
+      encoding, num_neighbors: colour targets: "soft" with k neighbours, or "hard".
+      priors_path: priors .npz; "" = compute on the training set and save in model_dir.
+      mix_lambda: lambda of the rebalancing when priors are computed.
+      strategy: "default", "mirrored", "multi_worker" (reads TF_CONFIG) or "tpu".
+      tpu: TPU address for the tpu strategy.
+      seed: seeds initialisation, shuffling and augmentation.
+      checkpoint_every: steps between checkpoints (and Keras epochs).
+      eval_every: steps between evaluations; a multiple of checkpoint_every.
+      eval_examples: validation images per periodic evaluation (0 = all).
+      temperature: annealed-mean temperature for evaluation images and metrics.
+      cache: keep decoded training images in memory.
+      min_crop_area: smallest area fraction of a training crop.
+      init_from: .keras or .weights.h5 to warm-start from, matched by layer name.
+      keep_checkpoints: how many checkpoints to keep.
+    """
+
+    model: ModelConfig = ModelConfig()
+    dataset: str = "skimage"
+    val_dataset: str = ""
+    train_split: str = "train"
+    val_split: str = "val"
+    data_dir: str | None = None
+    model_dir: str = "runs/default"
+    batch_size: int = 32
+    steps: int = 1000
+    learning_rate: float = 3e-5
+    schedule: str = "cosine"
+    warmup_steps: int = 0
+    beta_1: float = 0.9
+    beta_2: float = 0.99
+    weight_decay: float = 0.0
+    class_loss_weight: float = 0.003
+    encoding: str = "soft"
+    num_neighbors: int = 5
+    priors_path: str = ""
+    mix_lambda: float = 0.5
+    strategy: str = "default"
+    tpu: str = ""
+    seed: int = 0
+    checkpoint_every: int = 100
+    eval_every: int = 500
+    eval_examples: int = 256
+    temperature: float = 0.38
+    cache: bool = False
+    min_crop_area: float = 0.25
+    init_from: str = ""
+    keep_checkpoints: int = 3
+
+    def __post_init__(self):
+        def check(ok, message):
+            if not ok:
+                raise ValueError(message)
+
+        check(
+            self.batch_size >= 1, f"batch_size must be >= 1. Received: batch_size={self.batch_size}"
+        )
+        check(self.steps >= 1, f"steps must be >= 1. Received: steps={self.steps}")
+        check(self.learning_rate > 0, f"learning_rate must be > 0. Received: {self.learning_rate}")
+        check(
+            self.schedule in SCHEDULES,
+            f"schedule must be one of {SCHEDULES}. Received: {self.schedule!r}",
+        )
+        check(
+            0 <= self.warmup_steps < self.steps,
+            f"warmup_steps must be in [0, steps={self.steps}). Received: {self.warmup_steps}",
+        )
+        check(
+            0 <= self.beta_1 < 1 and 0 <= self.beta_2 < 1,
+            f"betas must be in [0, 1). Received: {self.beta_1}, {self.beta_2}",
+        )
+        check(self.weight_decay >= 0, f"weight_decay must be >= 0. Received: {self.weight_decay}")
+        check(
+            self.class_loss_weight >= 0,
+            f"class_loss_weight must be >= 0. Received: {self.class_loss_weight}",
+        )
+        check(
+            self.encoding in ("soft", "hard"),
+            f"encoding must be soft or hard. Received: {self.encoding!r}",
+        )
+        check(
+            1 <= self.num_neighbors <= 313,
+            f"num_neighbors must be in [1, 313]. Received: {self.num_neighbors}",
+        )
+        check(
+            self.strategy in STRATEGIES,
+            f"strategy must be one of {STRATEGIES}. Received: {self.strategy!r}",
+        )
+        check(
+            self.checkpoint_every >= 1,
+            f"checkpoint_every must be >= 1. Received: {self.checkpoint_every}",
+        )
+        check(
+            self.eval_every >= 1 and self.eval_every % self.checkpoint_every == 0,
+            f"eval_every must be a positive multiple of checkpoint_every={self.checkpoint_every}. "
+            f"Received: eval_every={self.eval_every}",
+        )
+        check(self.temperature > 0, f"temperature must be > 0. Received: {self.temperature}")
+        check(
+            0 <= self.mix_lambda <= 1, f"mix_lambda must be in [0, 1]. Received: {self.mix_lambda}"
+        )
+        check(
+            self.keep_checkpoints >= 1,
+            f"keep_checkpoints must be >= 1. Received: {self.keep_checkpoints}",
+        )
+        check(bool(self.model_dir), "model_dir must not be empty.")
+        for name in ("priors_path", "init_from"):
+            path = getattr(self, name)
+            check(not path or os.path.exists(path), f"{name} {path!r} does not exist.")
+        check(
+            not self.init_from or self.init_from.endswith((".keras", ".weights.h5")),
+            f"init_from must be a .keras or .weights.h5 file. Received: {self.init_from!r}",
+        )
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        values = dict(values)
+        values["model"] = ModelConfig.from_dict(values["model"])
+        return cls(**values)
+
+    @property
+    def neighbors(self):
+        return 1 if self.encoding == "hard" else self.num_neighbors

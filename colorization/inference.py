@@ -6,6 +6,7 @@ with the annealed mean, upsampled (bilinear) to the ORIGINAL resolution and join
 ORIGINAL full-resolution L, so no detail of the photo is lost to the network's resolution.
 """
 
+import numpy as np
 import tensorflow as tf
 
 from colorization import bins, color
@@ -46,3 +47,95 @@ def compose_rgb(lightness, color_logits, temperature=bins.DEFAULT_TEMPERATURE):
 def to_uint8(rgb):
     """float RGB in [0, 1] -> uint8, rounded."""
     return tf.cast(tf.round(tf.clip_by_value(rgb, 0.0, 1.0) * 255.0), tf.uint8)
+
+
+def rgb_to_model_lightness(image):
+    """uint8 (batch, H, W, 1 or 3) -> full-resolution L (batch, H, W, 1) in [0, 100].
+
+    Colour inputs are made grey first: only their L is kept.
+    """
+    image = tf.convert_to_tensor(image)
+    rgb = tf.cast(image, tf.float32) / 255.0
+    if image.shape[-1] == 1:
+        rgb = tf.concat([rgb, rgb, rgb], axis=-1)
+    return color.rgb_to_lightness(rgb)
+
+
+def colorize_tensor(model, image, temperature=bins.DEFAULT_TEMPERATURE):
+    """The whole inference path in TF ops: uint8 image in, coloured uint8 image out.
+
+    Args:
+      model: a callable mapping L (batch, S, S, 1) to {"color_logits", ["class_logits"]}.
+      image: uint8 (batch, H, W, 1 or 3), any H and W.
+
+    Returns:
+      {"rgb": uint8 (batch, H, W, 3), "ab": float32 (batch, H, W, 2),
+       "class_probs": float32 (batch, num_classes) when the model has a class branch}.
+    """
+    lightness = rgb_to_model_lightness(image)
+    image_size = model.input_shape[1]
+    outputs = model(model_input(lightness, image_size), training=False)
+    rgb, ab = compose_rgb(lightness, outputs["color_logits"], temperature)
+    result = {"rgb": to_uint8(rgb), "ab": ab}
+    if "class_logits" in outputs:
+        result["class_probs"] = tf.nn.softmax(outputs["class_logits"], axis=-1)
+    return result
+
+
+class Colorizer:
+    """Colorizes images of any size with a trained model.
+
+    Loads a `.keras` file, a training model_dir (or a checkpoint inside it), an exported
+    SavedModel directory, or a `.tflite` file. `colorize(image)` takes uint8 (H, W, 1 or 3)
+    and returns uint8 (H, W, 3) at the same size.
+    """
+
+    def __init__(self, path, temperature=bins.DEFAULT_TEMPERATURE, num_threads=None):
+        self.path = str(path)
+        self.temperature = float(temperature)
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be > 0. Received: temperature={temperature}")
+        if self.path.endswith(".tflite"):
+            self.kind = "tflite"
+            from export import tflite_colorize
+
+            self._tflite = tflite_colorize.TFLiteColorizer(self.path, num_threads=num_threads)
+        elif tf.saved_model.contains_saved_model(self.path):
+            self.kind = "saved_model"
+            self._saved = tf.saved_model.load(self.path)
+        else:
+            from colorization import training
+
+            self.kind = "keras"
+            self.model, _ = training.load_model_dir(self.path)
+            self._run = tf.function(
+                lambda image, temperature: colorize_tensor(self.model, image, temperature),
+                reduce_retracing=True,
+            )
+
+    def colorize_batch(self, images):
+        """uint8 (batch, H, W, C) -> dict with "rgb" uint8 (batch, H, W, 3) and, when known,
+        "class_probs"."""
+        images = np.asarray(images)
+        if self.kind == "tflite":
+            outs = [self._tflite.colorize(image, self.temperature) for image in images]
+            return {
+                "rgb": np.stack([o[0] for o in outs]),
+                "class_probs": np.stack([o[1] for o in outs]),
+            }
+        if self.kind == "saved_model":
+            signature = self._saved.signatures["colorize_with_temperature"]
+            out = signature(
+                image=tf.constant(images, tf.uint8),
+                temperature=tf.constant(self.temperature, tf.float32),
+            )
+        else:
+            out = self._run(tf.constant(images, tf.uint8), tf.constant(self.temperature))
+        return {k: v.numpy() for k, v in out.items()}
+
+    def colorize(self, image):
+        """uint8 (H, W) or (H, W, 1 or 3) -> uint8 (H, W, 3)."""
+        image = np.asarray(image)
+        if image.ndim == 2:
+            image = image[..., None]
+        return self.colorize_batch(image[None])["rgb"][0]

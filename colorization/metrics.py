@@ -53,9 +53,16 @@ def psnr(pred_rgb, true_rgb):
 
 
 def ssim(pred_rgb, true_rgb):
-    """Per-image SSIM of RGB images (N, H, W, 3) in [0, 255] (tf.image.ssim)."""
+    """Per-image SSIM of RGB images (N, H, W, 3) in [0, 255] (tf.image.ssim).
+
+    The Gaussian window is 11 pixels, or the image's smaller side if that is less.
+    """
+    height, width = np.shape(pred_rgb)[1:3]
     return tf.image.ssim(
-        tf.constant(pred_rgb, tf.float32), tf.constant(true_rgb, tf.float32), max_val=255.0
+        tf.constant(pred_rgb, tf.float32),
+        tf.constant(true_rgb, tf.float32),
+        max_val=255.0,
+        filter_size=min(11, height, width),
     ).numpy()
 
 

@@ -41,8 +41,15 @@ def scaled_width(filters, width_multiplier):
     return max(8, int(round(filters * width_multiplier / 8.0)) * 8)
 
 
-def _conv_block(x, name, filters, num_convs, dilation, last_stride, dtype):
+def _batch_norm(name, config):
+    return layers.BatchNormalization(
+        name=name, dtype=config.dtype_policy, synchronized=config.sync_batch_norm
+    )
+
+
+def _conv_block(x, name, filters, num_convs, dilation, last_stride, config):
     """num_convs 3x3 convolutions with ReLU, the last one strided, then batch norm."""
+    dtype = config.dtype_policy
     for i in range(num_convs):
         stride = last_stride if i == num_convs - 1 else 1
         x = layers.Conv2D(
@@ -55,7 +62,7 @@ def _conv_block(x, name, filters, num_convs, dilation, last_stride, dtype):
             name=f"{name}_{i + 1}",
             dtype=dtype,
         )(x)
-    return layers.BatchNormalization(name=f"{name}_norm", dtype=dtype)(x)
+    return _batch_norm(f"{name}_norm", config)(x)
 
 
 def build_model(config=None):
@@ -78,7 +85,7 @@ def build_model(config=None):
     # Centre L at 50 and scale it to [-1, 1], as Zhang et al. centre it at 50.
     x = layers.Rescaling(1.0 / 50.0, offset=-1.0, name="normalize_l", dtype=dtype)(lightness)
     for name, filters, num_convs, dilation, stride in _TRUNK_BLOCKS:
-        x = _conv_block(x, name, scaled_width(filters, width), num_convs, dilation, stride, dtype)
+        x = _conv_block(x, name, scaled_width(filters, width), num_convs, dilation, stride, config)
     conv5 = x
 
     outputs = {}
@@ -93,7 +100,7 @@ def build_model(config=None):
             name="class_downsample",
             dtype=dtype,
         )(conv5)
-        c = layers.BatchNormalization(name="class_downsample_norm", dtype=dtype)(c)
+        c = _batch_norm("class_downsample_norm", config)(c)
         c = layers.GlobalAveragePooling2D(name="class_pool", dtype=dtype)(c)
         for i, units in enumerate(config.fc_units):
             c = layers.Dense(units, activation="relu", name=f"fc{i + 1}", dtype=dtype)(c)
@@ -118,7 +125,7 @@ def build_model(config=None):
             )(x)
 
     for name, filters, num_convs, dilation, stride in _HEAD_BLOCKS:
-        x = _conv_block(x, name, scaled_width(filters, width), num_convs, dilation, stride, dtype)
+        x = _conv_block(x, name, scaled_width(filters, width), num_convs, dilation, stride, config)
     conv8 = scaled_width(_CONV8_FILTERS, width)
     x = layers.Conv2DTranspose(
         conv8, 4, strides=2, padding="same", activation="relu", name="conv8_1", dtype=dtype

@@ -21,164 +21,14 @@ import sys
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from colorization import bins, color, inference, losses, metrics
-from colorization.config import ModelConfig
+from colorization import evaluation, losses
+from colorization.config import TrainConfig
 from colorization.model import build_model, count_flops
 from data_prep import pipeline, priors, sources
 
 log = logging.getLogger(__name__)
-
-STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
-SCHEDULES = ("constant", "cosine")
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Everything a training run depends on.
-
-    Attributes:
-      model: the `ModelConfig`.
-      dataset: training source spec (see data_prep.sources).
-      val_dataset: evaluation source spec; "" = the training spec's validation split.
-      train_split, val_split: split names.
-      data_dir: TFDS data directory.
-      model_dir: output directory (created; reused to resume).
-      batch_size: global batch size.
-      steps: total optimizer steps.
-      learning_rate: peak learning rate of Adam.
-      schedule: "constant" or "cosine" (cosine decay to 1 % after the warm-up).
-      warmup_steps: linear warm-up from 0.
-      beta_1, beta_2: Adam's betas (the reference used 0.9, 0.99).
-      weight_decay: decoupled weight decay (0 = off).
-      class_loss_weight: weight of the class loss; the colour loss has weight 1.
-      encoding, num_neighbors: colour targets: "soft" with k neighbours, or "hard".
-      priors_path: priors .npz; "" = compute on the training set and save in model_dir.
-      mix_lambda: lambda of the rebalancing when priors are computed.
-      strategy: "default", "mirrored", "multi_worker" (reads TF_CONFIG) or "tpu".
-      tpu: TPU address for the tpu strategy.
-      seed: seeds initialisation, shuffling and augmentation.
-      checkpoint_every: steps between checkpoints (and Keras epochs).
-      eval_every: steps between evaluations; a multiple of checkpoint_every.
-      eval_examples: validation images per periodic evaluation (0 = all).
-      temperature: annealed-mean temperature for evaluation images and metrics.
-      cache: keep decoded training images in memory.
-      min_crop_area: smallest area fraction of a training crop.
-      init_from: .keras or .weights.h5 to warm-start from, matched by layer name.
-      keep_checkpoints: how many checkpoints to keep.
-    """
-
-    model: ModelConfig = ModelConfig()
-    dataset: str = "skimage"
-    val_dataset: str = ""
-    train_split: str = "train"
-    val_split: str = "val"
-    data_dir: str | None = None
-    model_dir: str = "runs/default"
-    batch_size: int = 32
-    steps: int = 1000
-    learning_rate: float = 3e-5
-    schedule: str = "cosine"
-    warmup_steps: int = 0
-    beta_1: float = 0.9
-    beta_2: float = 0.99
-    weight_decay: float = 0.0
-    class_loss_weight: float = 0.003
-    encoding: str = "soft"
-    num_neighbors: int = 5
-    priors_path: str = ""
-    mix_lambda: float = 0.5
-    strategy: str = "default"
-    tpu: str = ""
-    seed: int = 0
-    checkpoint_every: int = 100
-    eval_every: int = 500
-    eval_examples: int = 256
-    temperature: float = bins.DEFAULT_TEMPERATURE
-    cache: bool = False
-    min_crop_area: float = 0.25
-    init_from: str = ""
-    keep_checkpoints: int = 3
-
-    def __post_init__(self):
-        def check(ok, message):
-            if not ok:
-                raise ValueError(message)
-
-        check(
-            self.batch_size >= 1, f"batch_size must be >= 1. Received: batch_size={self.batch_size}"
-        )
-        check(self.steps >= 1, f"steps must be >= 1. Received: steps={self.steps}")
-        check(self.learning_rate > 0, f"learning_rate must be > 0. Received: {self.learning_rate}")
-        check(
-            self.schedule in SCHEDULES,
-            f"schedule must be one of {SCHEDULES}. Received: {self.schedule!r}",
-        )
-        check(
-            0 <= self.warmup_steps < self.steps,
-            f"warmup_steps must be in [0, steps={self.steps}). Received: {self.warmup_steps}",
-        )
-        check(
-            0 <= self.beta_1 < 1 and 0 <= self.beta_2 < 1,
-            f"betas must be in [0, 1). Received: {self.beta_1}, {self.beta_2}",
-        )
-        check(self.weight_decay >= 0, f"weight_decay must be >= 0. Received: {self.weight_decay}")
-        check(
-            self.class_loss_weight >= 0,
-            f"class_loss_weight must be >= 0. Received: {self.class_loss_weight}",
-        )
-        check(
-            self.encoding in ("soft", "hard"),
-            f"encoding must be soft or hard. Received: {self.encoding!r}",
-        )
-        check(
-            1 <= self.num_neighbors <= 313,
-            f"num_neighbors must be in [1, 313]. Received: {self.num_neighbors}",
-        )
-        check(
-            self.strategy in STRATEGIES,
-            f"strategy must be one of {STRATEGIES}. Received: {self.strategy!r}",
-        )
-        check(
-            self.checkpoint_every >= 1,
-            f"checkpoint_every must be >= 1. Received: {self.checkpoint_every}",
-        )
-        check(
-            self.eval_every >= 1 and self.eval_every % self.checkpoint_every == 0,
-            f"eval_every must be a positive multiple of checkpoint_every={self.checkpoint_every}. "
-            f"Received: eval_every={self.eval_every}",
-        )
-        check(self.temperature > 0, f"temperature must be > 0. Received: {self.temperature}")
-        check(
-            0 <= self.mix_lambda <= 1, f"mix_lambda must be in [0, 1]. Received: {self.mix_lambda}"
-        )
-        check(
-            self.keep_checkpoints >= 1,
-            f"keep_checkpoints must be >= 1. Received: {self.keep_checkpoints}",
-        )
-        check(bool(self.model_dir), "model_dir must not be empty.")
-        for name in ("priors_path", "init_from"):
-            path = getattr(self, name)
-            check(not path or os.path.exists(path), f"{name} {path!r} does not exist.")
-        check(
-            not self.init_from or self.init_from.endswith((".keras", ".weights.h5")),
-            f"init_from must be a .keras or .weights.h5 file. Received: {self.init_from!r}",
-        )
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values):
-        values = dict(values)
-        values["model"] = ModelConfig.from_dict(values["model"])
-        return cls(**values)
-
-    @property
-    def neighbors(self):
-        return 1 if self.encoding == "hard" else self.num_neighbors
 
 
 def make_strategy(name, tpu=""):
@@ -280,63 +130,6 @@ def warm_start(model, path):
     return loaded, skipped
 
 
-def image_grid(grey, predicted, truth, max_rows=6):
-    """uint8 grid (rows * H, 3 * W, 3): grey input | prediction | ground truth per row."""
-    rows = [
-        np.concatenate([g, p, t], axis=1) for g, p, t in zip(grey, predicted, truth, strict=False)
-    ]
-    return np.concatenate(rows[:max_rows], axis=0)
-
-
-def evaluate_batches(model, dataset, temperature, max_examples=0, with_grey=True, collect_images=6):
-    """Colour (and class) metrics of `model` on an evaluation dataset with "rgb" features.
-
-    Returns:
-      {"model": {...}, "grey": {...}, "class": {...}}, and the image-grid rows (grey,
-      predicted, truth) of the first `collect_images` images as uint8.
-    """
-    model_metrics, grey_metrics, class_metrics = (
-        metrics.ColorMetrics(),
-        metrics.ColorMetrics(),
-        metrics.ClassMetrics(),
-    )
-    images = ([], [], [])
-    seen = 0
-    for features, targets in dataset:
-        if max_examples and seen >= max_examples:
-            break
-        outputs = model(features["L"], training=False)
-        rgb_pred, ab_pred = inference.compose_rgb(
-            features["L"], outputs["color_logits"], temperature
-        )
-        true_lab = color.rgb_to_lab(features["rgb"])
-        true_u8 = inference.to_uint8(features["rgb"]).numpy()
-        pred_u8 = inference.to_uint8(rgb_pred).numpy()
-        model_metrics.update(ab_pred.numpy(), true_lab[..., 1:].numpy(), pred_u8, true_u8)
-        grey_u8 = inference.to_uint8(color.lightness_to_rgb(features["L"])).numpy()
-        if with_grey:
-            grey_metrics.update(
-                np.zeros_like(ab_pred.numpy()), true_lab[..., 1:].numpy(), grey_u8, true_u8
-            )
-        if "class_logits" in outputs and targets["class_logits"].shape.rank == 1:
-            labels = targets["class_logits"].numpy()
-            multi_hot = np.eye(outputs["class_logits"].shape[-1])[np.maximum(labels, 0)] * (
-                labels[:, None] >= 0
-            )
-            class_metrics.update(outputs["class_logits"].numpy(), labels, multi_hot)
-        elif "class_logits" in outputs:
-            multi_hot = targets["class_logits"].numpy()
-            labels = np.where(multi_hot.max(-1) > 0, multi_hot.argmax(-1), -1)
-            class_metrics.update(outputs["class_logits"].numpy(), labels, multi_hot)
-        for store, batch in zip(images, (grey_u8, pred_u8, true_u8), strict=True):
-            store.extend(batch[: max(collect_images - len(store), 0)])
-        seen += features["L"].shape[0]
-    result = {"model": model_metrics.result(), "class": class_metrics.result()}
-    if with_grey:
-        result["grey"] = grey_metrics.result()
-    return result, images
-
-
 class EvaluationCallback(keras.callbacks.Callback):
     """Every `eval_every` steps: colour metrics, grey baseline and an image grid, written to
     TensorBoard and to samples.png."""
@@ -351,11 +144,21 @@ class EvaluationCallback(keras.callbacks.Callback):
         self.last = None
 
     def run(self, step):
-        result, (grey, predicted, truth) = evaluate_batches(
-            self.model, self.dataset, self.config.temperature, self.config.eval_examples
+        evaluated = evaluation.evaluate_models(
+            {"model": self.model},
+            self.dataset,
+            self.config.temperature,
+            self.config.eval_examples,
+            keep_images=6,
         )
+        result = {
+            "model": evaluated["metrics"]["model"],
+            "grey": evaluated["metrics"][evaluation.GREY],
+            "class": evaluated["class"]["model"],
+        }
         self.last = result
-        grid = image_grid(grey, predicted, truth)
+        images = evaluated["images"]
+        grid = evaluation.image_grid([images[evaluation.GREY], images["model"], images["truth"]])
         if self.writer is not None:
             with self.writer.as_default(step=step):
                 for group in ("model", "grey"):
@@ -481,8 +284,13 @@ def train(config):
     prior = load_or_compute_priors(config, train_source, model_dir, chief)
 
     checkpoint_dir = os.path.join(model_dir, "checkpoints")
+    model_config = config.model
+    if strategy.num_replicas_in_sync > 1 and not model_config.sync_batch_norm:
+        # Replicas must agree on batch-norm statistics, or their weights drift apart.
+        model_config = dataclasses.replace(model_config, sync_batch_norm=True)
+        print(f"{strategy.num_replicas_in_sync} replicas: synchronized batch norm.", flush=True)
     with strategy.scope():
-        model = build_model(config.model)
+        model = build_model(model_config)
         optimizer = build_optimizer(config)
         loss, loss_weights, model_metrics = losses.build_losses(
             config.model, config.neighbors, config.class_loss_weight
@@ -533,7 +341,14 @@ def train(config):
     total_epochs = -(-config.steps // config.checkpoint_every)
     initial_epoch = step // config.checkpoint_every
     history = {}
-    if step < config.steps:
+    if step < config.steps and config.strategy == "multi_worker":
+        # Keras' TensorBoard callback needs fit()'s internals; CheckpointCallback logs the
+        # training losses and learning rate in this loop instead.
+        own = [c for c in callbacks if not isinstance(c, keras.callbacks.TensorBoard)]
+        history = _distributed_loop(
+            model, optimizer, loss, loss_weights, strategy, train_data, config, own
+        )
+    elif step < config.steps:
         fit = model.fit(
             train_data,
             epochs=total_epochs,
@@ -557,12 +372,59 @@ def train(config):
         "final_losses": {k: v[-1] for k, v in history.items()},
         "val_metrics": final,
     }
+    # Every task saves its final model (workers into their private directory), so that
+    # multi-worker runs can be checked for identical weights.
+    model.save(os.path.join(model_dir, "model.keras"))
     if chief:
-        model.save(os.path.join(model_dir, "model.keras"))
         with tf.io.gfile.GFile(os.path.join(model_dir, "summary.json"), "w") as f:
             json.dump(summary, f, indent=2)
         print(f"Wrote {model_dir}/model.keras, summary.json, samples.png", flush=True)
     return summary
+
+
+def _distributed_loop(model, optimizer, loss, loss_weights, strategy, dataset, config, callbacks):
+    """A plain strategy.run training loop for MultiWorkerMirroredStrategy.
+
+    Keras 3's fit() cannot reduce scalar metrics across workers under this strategy
+    (tensorflow/tensorflow#72388), so multi-worker runs step here with the same model,
+    losses, optimizer and callbacks. Each replica's loss is its local mean divided by the
+    number of replicas, so the all-reduced gradient is that of the global batch mean.
+    """
+    replicas = strategy.num_replicas_in_sync
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+
+    def replica_step(lightness, targets):
+        with tf.GradientTape() as tape:
+            outputs = model(lightness, training=True)
+            parts = {name: fn(targets[name], outputs[name]) for name, fn in loss.items()}
+            total = tf.add_n([loss_weights[name] * value for name, value in parts.items()])
+            scaled = total / replicas
+        gradients = tape.gradient(scaled, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+        return {"loss": total, **{f"{name}_loss": value for name, value in parts.items()}}
+
+    @tf.function
+    def train_step(inputs):
+        lightness, targets = inputs
+        per_replica = strategy.run(replica_step, args=(lightness, targets))
+        return {k: strategy.reduce("MEAN", v, axis=None) for k, v in per_replica.items()}
+
+    for callback in callbacks:
+        callback.set_model(model)
+    history = {}
+    progress = keras.utils.Progbar(config.steps, stateful_metrics=["loss"])
+    step = int(optimizer.iterations.numpy())
+    while step < config.steps:
+        logs = train_step(next(iterator))
+        step = int(optimizer.iterations.numpy())
+        logs = {k: float(v) for k, v in logs.items()}
+        progress.update(step, list(logs.items()))
+        if step % config.checkpoint_every == 0 or step >= config.steps:
+            for key, value in logs.items():
+                history.setdefault(key, []).append(value)
+            for callback in callbacks:
+                callback.on_epoch_end(step // config.checkpoint_every - 1, logs)
+    return history
 
 
 def load_model_dir(path):

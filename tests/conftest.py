@@ -4,3 +4,44 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import pytest  # noqa: E402
+
+from tests import helpers  # noqa: E402
+
+TINY_MODEL_FLAGS = dict(image_size=32, width_multiplier=0.125, fc_units=(16, 16, 8))
+
+
+def tiny_train_config(dataset, model_dir, **overrides):
+    """A TrainConfig for a tiny model that trains in seconds."""
+    from colorization.config import ModelConfig, TrainConfig
+
+    values = dict(
+        model=ModelConfig(**TINY_MODEL_FLAGS),
+        dataset=dataset,
+        model_dir=str(model_dir),
+        batch_size=4,
+        steps=6,
+        learning_rate=1e-3,
+        checkpoint_every=3,
+        eval_every=3,
+        eval_examples=4,
+    )
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+@pytest.fixture(scope="session")
+def generated_voc(tmp_path_factory):
+    """A generated VOCdevkit with 12 labelled photos (9 train, 3 val)."""
+    return helpers.small_vocdevkit(tmp_path_factory.mktemp("voc") / "VOC2012")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(generated_voc, tmp_path_factory):
+    """A model directory trained for 6 steps on the generated VOCdevkit."""
+    from colorization import training
+
+    model_dir = tmp_path_factory.mktemp("tiny_run")
+    training.train(tiny_train_config(f"voc_dir:{generated_voc}", model_dir))
+    return model_dir

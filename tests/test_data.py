@@ -14,29 +14,11 @@ from PIL import Image
 
 from colorization import bins, color
 from data_prep import build_tfds, pipeline, priors, sources
+from tests.helpers import photo as _photo
+from tests.helpers import voc_xml as _voc_xml
+from tests.helpers import write_vocdevkit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _photo(seed, height=40, width=56):
-    """A colourful uint8 image: smooth gradients plus noise."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width]
-    base = np.stack([x / width, y / height, 1 - x / width], -1)
-    return np.clip((base * 0.8 + rng.random((height, width, 3)) * 0.2) * 255, 0, 255).astype(
-        np.uint8
-    )
-
-
-def _voc_xml(objects, width=56, height=40):
-    parts = [f"<annotation><size><width>{width}</width><height>{height}</height></size>"]
-    for name, (x0, y0, x1, y1) in objects:
-        parts.append(
-            f"<object><name>{name}</name><bndbox><xmin>{x0}</xmin><ymin>{y0}</ymin>"
-            f"<xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox></object>"
-        )
-    parts.append("</annotation>")
-    return "".join(parts)
 
 
 # Dominant class = largest TOTAL area: two dogs (2 x 300) beat one big cat (500).
@@ -50,15 +32,12 @@ VOC_IMAGES = {
 
 @pytest.fixture(scope="module")
 def voc_dir(tmp_path_factory):
+    images = {
+        image_id: (_photo(i), objects)
+        for i, (image_id, (objects, _)) in enumerate(VOC_IMAGES.items())
+    }
     root = tmp_path_factory.mktemp("VOCdevkit") / "VOC2012"
-    for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
-        (root / sub).mkdir(parents=True)
-    for i, (image_id, (objects, _)) in enumerate(VOC_IMAGES.items()):
-        Image.fromarray(_photo(i)).save(root / "JPEGImages" / f"{image_id}.jpg", quality=95)
-        (root / "Annotations" / f"{image_id}.xml").write_text(_voc_xml(objects))
-    (root / "ImageSets/Main/train.txt").write_text("\n".join(VOC_IMAGES) + "\n")
-    (root / "ImageSets/Main/val.txt").write_text("img_a\nimg_c\n")
-    return root
+    return write_vocdevkit(root, images, {"train": list(VOC_IMAGES), "val": ["img_a", "img_c"]})
 
 
 @pytest.fixture(scope="module")

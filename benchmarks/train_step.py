@@ -1,0 +1,87 @@
+"""Training examples/s of model configurations on synthetic batches (no input pipeline).
+
+    python -m benchmarks.train_step --sizes=96,128 --widths=0.25,0.375 --batch_size=16
+
+Prints a Markdown table and writes JSON (--output). Used to choose the `cpu` preset.
+"""
+
+import json
+import time
+
+import keras
+import numpy as np
+from absl import app, flags
+
+from colorization import losses
+from colorization.config import ModelConfig
+from colorization.model import build_model, count_flops
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("sizes", "96,128", "Image sizes.")
+flags.DEFINE_string("widths", "0.25,0.375", "Width multipliers.")
+flags.DEFINE_string("fc_units", "256,128,64", "fc1,fc2,fc3 widths.")
+flags.DEFINE_integer("batch_size", 16, "Batch size.")
+flags.DEFINE_integer("steps", 8, "Timed steps per configuration (after 2 warm-up steps).")
+flags.DEFINE_string("output", "", "JSON output path.")
+
+
+def measure(size, width, fc_units, batch_size, steps, repeats=3):
+    """Median and spread of training examples/s over `repeats` timed runs."""
+    config = ModelConfig(image_size=size, width_multiplier=width, fc_units=fc_units)
+    model = build_model(config)
+    loss, weights, _ = losses.build_losses(config, 5, 0.01)
+    model.compile(keras.optimizers.Adam(1e-3), loss=loss, loss_weights=weights)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 100, (batch_size, size, size, 1)).astype(np.float32)
+    h = size // 4
+    y = {
+        "color_logits": np.concatenate(
+            [
+                rng.integers(0, 313, (batch_size, h, h, 5)).astype(np.float32),
+                np.full((batch_size, h, h, 5), 0.2, np.float32),
+                np.ones((batch_size, h, h, 1), np.float32),
+            ],
+            -1,
+        ),
+        "class_logits": rng.integers(0, 20, batch_size),
+    }
+    model.train_on_batch(x, y)
+    model.train_on_batch(x, y)
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            model.train_on_batch(x, y)
+        rates.append(steps * batch_size / (time.perf_counter() - start))
+    return {
+        "image_size": size,
+        "width_multiplier": width,
+        "parameters": int(model.count_params()),
+        "gflops_per_image": count_flops(model) / 1e9,
+        "train_examples_per_s": float(np.median(rates)),
+        "spread": [float(min(rates)), float(max(rates))],
+    }
+
+
+def main(argv):
+    del argv
+    fc_units = tuple(int(u) for u in FLAGS.fc_units.split(","))
+    rows = []
+    print("| size | width | params | GFLOPs/img | train img/s (median) | min-max |")
+    print("|---|---|---|---|---|---|")
+    for size in (int(s) for s in FLAGS.sizes.split(",")):
+        for width in (float(w) for w in FLAGS.widths.split(",")):
+            row = measure(size, width, fc_units, FLAGS.batch_size, FLAGS.steps)
+            rows.append(row)
+            print(
+                f"| {size} | {width} | {row['parameters']:,} | {row['gflops_per_image']:.3f} | "
+                f"{row['train_examples_per_s']:.1f} | {row['spread'][0]:.1f}-{row['spread'][1]:.1f} |",
+                flush=True,
+            )
+    if FLAGS.output:
+        with open(FLAGS.output, "w") as f:
+            json.dump({"batch_size": FLAGS.batch_size, "rows": rows}, f, indent=2)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,125 @@
+"""Evaluation of one or more colorizers against the grey baseline, on the same images.
+
+Every method sees the same evaluation crops (S x S, centre crop, see data_prep.pipeline) and
+is scored at that resolution with colorization.metrics. The grey baseline returns the grey
+photo itself (ab = 0). Per-image records feed the HTML report's table and per-class table.
+"""
+
+import numpy as np
+
+from colorization import color, inference, metrics
+from data_prep.sources import VOC_CLASSES
+
+GREY = "grey"
+
+
+def _per_image_auc(pred_ab, true_ab):
+    errors = np.sqrt(((pred_ab.astype(np.float64) - true_ab) ** 2).sum(-1))
+    histogram = np.stack(
+        [
+            np.bincount(metrics.threshold_buckets(e.ravel()), minlength=metrics.MAX_THRESHOLD + 2)
+            for e in errors
+        ]
+    )
+    return 100.0 * metrics.auc_from_histogram(histogram)
+
+
+def evaluate_models(models, dataset, temperature, max_examples=0, keep_images=8):
+    """Scores `models` ({name: keras model}) and the grey baseline on `dataset`.
+
+    Args:
+      models: dict name -> model mapping L (batch, S, S, 1) to {"color_logits", ...}.
+      dataset: batches of ({"L", "rgb"}, {"class_logits": labels}) from
+        data_prep.pipeline.build_dataset(..., PipelineConfig(training=False, with_rgb=True)).
+      temperature: annealed-mean temperature.
+      max_examples: stop after this many images (0 = all).
+      keep_images: how many images to keep for grids and reports.
+
+    Returns:
+      dict with "metrics" {method: colour metrics}, "class" {method: class metrics},
+      "images" {method or "truth": [uint8 (S, S, 3)]}, "records" [per-image dicts].
+    """
+    methods = [GREY, *models]
+    colour = {name: metrics.ColorMetrics() for name in methods}
+    classes = {name: metrics.ClassMetrics() for name in models}
+    images = {name: [] for name in [*methods, "truth"]}
+    records = []
+    seen = 0
+    for features, targets in dataset:
+        if max_examples and seen >= max_examples:
+            break
+        lightness = features["L"]
+        true_rgb = features["rgb"]
+        true_ab = color.rgb_to_lab(true_rgb)[..., 1:].numpy()
+        true_u8 = inference.to_uint8(true_rgb).numpy()
+        labels = targets["class_logits"].numpy()
+        if labels.ndim == 2:  # multi-hot targets: the dominant label is unknown, use the first
+            multi_hot = labels
+            labels = np.where(labels.max(-1) > 0, labels.argmax(-1), -1)
+        else:
+            multi_hot = None
+        outputs = {
+            GREY: (
+                np.zeros_like(true_ab),
+                inference.to_uint8(color.lightness_to_rgb(lightness)).numpy(),
+                None,
+            )
+        }
+        for name, model in models.items():
+            out = model(lightness, training=False)
+            rgb, ab = inference.compose_rgb(lightness, out["color_logits"], temperature)
+            outputs[name] = (ab.numpy(), inference.to_uint8(rgb).numpy(), out.get("class_logits"))
+        batch_records = [{"index": seen + i, "label": int(labels[i])} for i in range(len(labels))]
+        for name, (ab, rgb_u8, class_logits) in outputs.items():
+            colour[name].update(ab, true_ab, rgb_u8, true_u8)
+            psnr = metrics.psnr(rgb_u8, true_u8)
+            auc = _per_image_auc(ab, true_ab)
+            cf = metrics.colorfulness(rgb_u8)
+            for i, record in enumerate(batch_records):
+                record[name] = {
+                    "psnr": float(psnr[i]),
+                    "auc": float(auc[i]),
+                    "colorfulness": float(cf[i]),
+                }
+            if class_logits is not None:
+                logits = np.asarray(class_logits)
+                hot = (
+                    multi_hot
+                    if multi_hot is not None
+                    else (np.eye(logits.shape[-1])[np.maximum(labels, 0)] * (labels[:, None] >= 0))
+                )
+                classes[name].update(logits, labels, hot)
+            images[name].extend(rgb_u8[: max(keep_images - len(images[name]), 0)])
+        images["truth"].extend(true_u8[: max(keep_images - len(images["truth"]), 0)])
+        true_cf = metrics.colorfulness(true_u8)
+        for i, record in enumerate(batch_records):
+            record["true_colorfulness"] = float(true_cf[i])
+        records.extend(batch_records)
+        seen += len(labels)
+    return {
+        "metrics": {name: m.result() for name, m in colour.items()},
+        "class": {name: m.result() for name, m in classes.items()},
+        "images": images,
+        "records": records,
+    }
+
+
+def per_class_table(records, methods, class_names=VOC_CLASSES):
+    """{class name: {"count", method: {"psnr", "auc"}}} over images with a dominant label."""
+    table = {}
+    for label in sorted({r["label"] for r in records if r["label"] >= 0}):
+        rows = [r for r in records if r["label"] == label]
+        name = class_names[label] if label < len(class_names) else str(label)
+        table[name] = {"count": len(rows)}
+        for method in methods:
+            table[name][method] = {
+                key: float(np.mean([r[method][key] for r in rows]))
+                for key in ("psnr", "auc", "colorfulness")
+            }
+    return table
+
+
+def image_grid(columns, max_rows=8):
+    """uint8 grid: one row per image, one column per entry of `columns` (lists of images)."""
+    rows = [np.concatenate(row, axis=1) for row in zip(*columns, strict=False)]
+    return np.concatenate(rows[:max_rows], axis=0)

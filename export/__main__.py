@@ -1,0 +1,87 @@
+"""Exports a trained colorizer.
+
+    python -m export --checkpoint=runs/cpu --output_dir=exported --formats=saved_model,tflite
+
+--checkpoint: a training model_dir, a checkpoint prefix inside it, or a .keras file.
+Writes OUTPUT/saved_model/colorizer/<version>/ and OUTPUT/tflite/colorizer_<variant>.tflite.
+"""
+
+import os
+import sys
+
+from absl import app, flags
+
+FORMATS = ("saved_model", "tflite")
+FLAGS = flags.FLAGS
+flags.DEFINE_string("checkpoint", None, "model_dir, checkpoint prefix or .keras file.")
+flags.DEFINE_string("output_dir", None, "Export directory.")
+flags.DEFINE_list("formats", list(FORMATS), "saved_model and/or tflite.")
+flags.DEFINE_list(
+    "tflite_variants", ["float32", "float16", "dynamic_int8", "int8"], "TFLite variants."
+)
+flags.DEFINE_integer("version", 1, "SavedModel version number (TF Serving folder).")
+flags.DEFINE_float("temperature", 0.38, "Default annealed-mean temperature of serving_default.")
+flags.DEFINE_string(
+    "calibration_dataset", "", "Source spec of int8 calibration photos; default: the training data."
+)
+flags.DEFINE_integer("calibration_images", 64, "Photos used to calibrate the int8 variant.")
+flags.mark_flags_as_required(["checkpoint", "output_dir"])
+
+
+def _validate():
+    from export.tflite import VARIANTS
+
+    bad = [f for f in FLAGS.formats if f not in FORMATS]
+    if bad:
+        raise ValueError(f"--formats must be among {FORMATS}. Received: {bad}")
+    bad = [v for v in FLAGS.tflite_variants if v not in VARIANTS]
+    if bad:
+        raise ValueError(f"--tflite_variants must be among {VARIANTS}. Received: {bad}")
+    if not os.path.exists(FLAGS.checkpoint) and not os.path.exists(FLAGS.checkpoint + ".index"):
+        raise ValueError(f"--checkpoint={FLAGS.checkpoint!r} does not exist.")
+    if FLAGS.version < 1:
+        raise ValueError(f"--version must be >= 1. Received: {FLAGS.version}")
+    if FLAGS.temperature <= 0:
+        raise ValueError(f"--temperature must be > 0. Received: {FLAGS.temperature}")
+
+
+def main(argv):
+    del argv
+    try:
+        _validate()
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    from colorization import training
+    from export import saved_model, tflite
+
+    model, config = training.load_model_dir(FLAGS.checkpoint)
+    print(
+        f"Loaded {FLAGS.checkpoint}: {model.count_params():,} parameters, input {model.input_shape}"
+    )
+    if "saved_model" in FLAGS.formats:
+        try:
+            path = saved_model.export_saved_model(
+                model, FLAGS.output_dir, FLAGS.version, FLAGS.temperature
+            )
+        except FileExistsError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        print(f"SavedModel: {path}")
+    if "tflite" in FLAGS.formats:
+        images = None
+        if "int8" in FLAGS.tflite_variants:
+            spec = FLAGS.calibration_dataset or (config.dataset if config else "skimage")
+            images = tflite.sample_images(
+                spec, FLAGS.calibration_images, config.data_dir if config else None
+            )
+            print(f"Calibrating int8 on {len(images)} photos from {spec}")
+        for variant, path in tflite.export_tflite(
+            model, FLAGS.output_dir, FLAGS.tflite_variants, images
+        ).items():
+            print(f"TFLite {variant}: {path} ({os.path.getsize(path) / 1e6:.2f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

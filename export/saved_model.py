@@ -1,0 +1,106 @@
+"""SavedModel export for TF Serving.
+
+Layout: OUTPUT/saved_model/colorizer/<version>/ (TF Serving's --model_base_path is
+OUTPUT/saved_model/colorizer). Signatures:
+
+  serving_default            image uint8 (batch, H, W, 1|3|4) -> rgb uint8 (batch, H, W, 3),
+                             ab float32 (batch, H, W, 2), class_probs (batch, num_classes)
+  colorize_with_temperature  the same with temperature float32 () as a second input
+  colorize_bytes             image_bytes string (batch,) JPEG/PNG -> png_bytes string (batch,),
+                             class_probs; TF Serving's REST API base64-codes *_bytes tensors
+  logits                     L float32 (batch, S, S, 1) -> color_logits, class_logits (raw
+                             network outputs, for parity checks)
+
+A model without a class branch returns class_probs of width 0.
+"""
+
+import os
+
+import keras
+import tensorflow as tf
+
+from colorization import bins, inference
+
+
+def to_rgb(image):
+    """uint8 (batch, H, W, C) with C = 1 (grey), 3 (RGB) or 4 (RGBA, alpha dropped) -> (.., 3).
+
+    The channel count may be unknown when the graph is traced.
+    """
+    channels = tf.shape(image)[-1]
+    return tf.cond(
+        tf.equal(channels, 1),
+        lambda: tf.tile(image[..., :1], [1, 1, 1, 3]),
+        lambda: image[..., :3],
+    )
+
+
+def _colorize(model, image, temperature):
+    image = to_rgb(tf.convert_to_tensor(image, tf.uint8))
+    image.set_shape([None, None, None, 3])
+    result = inference.colorize_tensor(model, image, temperature)
+    if "class_probs" not in result:
+        result["class_probs"] = tf.zeros([tf.shape(image)[0], 0], tf.float32)
+    return result
+
+
+def _colorize_one_encoded(model, image_bytes, temperature):
+    image = tf.io.decode_image(image_bytes, channels=3, dtype=tf.uint8, expand_animations=False)
+    result = _colorize(model, image[tf.newaxis], temperature)
+    return tf.io.encode_png(result["rgb"][0]), result["class_probs"][0]
+
+
+def build_archive(model, temperature=bins.DEFAULT_TEMPERATURE):
+    """A keras.export.ExportArchive holding the model and the four signatures."""
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    size = model.input_shape[1]
+    default_temperature = float(temperature)
+    num_classes = model.get_layer("class_logits").units if "class_logits" in model.output else 0
+
+    def serving_default(image):
+        return _colorize(model, image, default_temperature)
+
+    def colorize_with_temperature(image, temperature):
+        return _colorize(model, image, temperature)
+
+    def colorize_bytes(image_bytes):
+        png, probs = tf.map_fn(
+            lambda b: _colorize_one_encoded(model, b, default_temperature),
+            image_bytes,
+            fn_output_signature=(
+                tf.TensorSpec([], tf.string),
+                tf.TensorSpec([num_classes], tf.float32),
+            ),
+        )
+        return {"png_bytes": png, "class_probs": probs}
+
+    def logits(L):  # noqa: N803 - the tensor's name in the signature
+        outputs = model(L, training=False)
+        return {k: tf.cast(v, tf.float32) for k, v in outputs.items()}
+
+    image_spec = tf.TensorSpec([None, None, None, None], tf.uint8, name="image")
+    archive.add_endpoint("serving_default", serving_default, [image_spec])
+    archive.add_endpoint(
+        "colorize_with_temperature",
+        colorize_with_temperature,
+        [image_spec, tf.TensorSpec([], tf.float32, name="temperature")],
+    )
+    archive.add_endpoint(
+        "colorize_bytes", colorize_bytes, [tf.TensorSpec([None], tf.string, name="image_bytes")]
+    )
+    archive.add_endpoint(
+        "logits", logits, [tf.TensorSpec([None, size, size, 1], tf.float32, name="L")]
+    )
+    return archive
+
+
+def export_saved_model(model, output_dir, version=1, temperature=bins.DEFAULT_TEMPERATURE):
+    """Writes OUTPUT_DIR/saved_model/colorizer/<version>/ and returns that path."""
+    path = os.path.join(output_dir, "saved_model", "colorizer", str(int(version)))
+    if tf.io.gfile.exists(path):
+        raise FileExistsError(
+            f"{path} exists; TF Serving versions are immutable. Use another --version."
+        )
+    build_archive(model, temperature).write_out(path, verbose=False)
+    return path

@@ -1,0 +1,135 @@
+"""TFLite (LiteRT) export in four variants.
+
+Every variant's graph takes
+    grey         uint8 (1, S, S, 1), grey sRGB pixels of the photo resized to the model size
+    temperature  float32 (1,), the annealed-mean temperature (0.38 is the default)
+and returns
+    ab           float32 (1, S/4, S/4, 2), decoded colour
+    class_probs  float32 (1, num_classes) (width 0 without a class branch)
+
+Returning ab rather than RGB keeps full resolution on the device: the app upsamples ab to the
+photo's size and joins it with the photo's own L (export/tflite_colorize.py shows how in
+NumPy), which a fixed-size graph cannot do.
+
+Variants: float32; float16 weights; dynamic-range int8 (int8 weights, float activations);
+full-integer int8 (weights and activations, calibrated on a representative set of training
+images).
+"""
+
+import os
+
+import tensorflow as tf
+
+from colorization import bins, color
+
+VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
+
+
+def _tflite_archive(model):
+    """A keras.export.ExportArchive with one signature: (grey, temperature) -> ab, probs.
+
+    ExportArchive tracks the Keras 3 variables so that the converter can freeze them.
+    """
+    import keras
+
+    size = model.input_shape[1]
+    has_class = "class_logits" in model.output
+
+    def colorize(grey, temperature):
+        rgb = tf.tile(tf.cast(grey, tf.float32) / 255.0, [1, 1, 1, 3])
+        outputs = model(color.rgb_to_lightness(rgb), training=False)
+        ab = bins.annealed_mean_from_logits(outputs["color_logits"], temperature[0])
+        probs = (
+            tf.nn.softmax(tf.cast(outputs["class_logits"], tf.float32))
+            if has_class
+            else tf.zeros([1, 0], tf.float32)
+        )
+        return {"ab": ab, "class_probs": probs}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        "serving_default",
+        colorize,
+        [
+            tf.TensorSpec([1, size, size, 1], tf.uint8, name="grey"),
+            tf.TensorSpec([1], tf.float32, name="temperature"),
+        ],
+    )
+    return archive
+
+
+def representative_greys(images, image_size, limit=64):
+    """Calibration inputs for full-integer quantisation: uint8 RGB photos -> grey S x S."""
+    for image in images[:limit]:
+        rgb = tf.image.resize(
+            tf.cast(image, tf.float32) / 255.0, [image_size, image_size], antialias=True
+        )
+        grey = grey_from_rgb(tf.clip_by_value(rgb, 0.0, 1.0))
+        yield {
+            "grey": tf.cast(tf.round(grey * 255.0), tf.uint8)[tf.newaxis],
+            "temperature": tf.constant([bins.DEFAULT_TEMPERATURE]),
+        }
+
+
+def grey_from_rgb(rgb):
+    """The grey sRGB (..., 1) in [0, 1] with the same CIELAB L as rgb (..., 3) in [0, 1]."""
+    return color.lightness_to_rgb(color.rgb_to_lightness(rgb))[..., :1]
+
+
+def convert(model, variant, representative_images=None, work_dir=None):
+    """TFLite flatbuffer bytes of `model` in `variant`."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}. Received: variant={variant!r}")
+    import tempfile
+
+    # Converting through a SavedModel keeps the signature names (grey, temperature -> ab,
+    # class_probs) that the interpreter's signature runner exposes.
+    with tempfile.TemporaryDirectory(dir=work_dir) as directory:
+        _tflite_archive(model).write_out(directory, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(directory)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if variant == "float16":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        elif variant == "dynamic_int8":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        elif variant == "int8":
+            if representative_images is None or not len(representative_images):
+                raise ValueError("The int8 variant needs representative training images.")
+            size = model.input_shape[1]
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = lambda: representative_greys(
+                representative_images, size
+            )
+            # Builtin int8 kernels plus float fallbacks for the colour maths at the edges.
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                tf.lite.OpsSet.TFLITE_BUILTINS,
+            ]
+        return converter.convert()
+
+
+def export_tflite(model, output_dir, variants=VARIANTS, representative_images=None):
+    """Writes OUTPUT_DIR/tflite/colorizer_<variant>.tflite for each variant; returns paths."""
+    directory = os.path.join(output_dir, "tflite")
+    os.makedirs(directory, exist_ok=True)
+    paths = {}
+    for variant in variants:
+        content = convert(model, variant, representative_images)
+        path = os.path.join(directory, f"colorizer_{variant}.tflite")
+        with open(path, "wb") as f:
+            f.write(content)
+        paths[variant] = path
+    return paths
+
+
+def sample_images(source_spec, count=64, data_dir=None):
+    """uint8 photos from a data source, for calibration."""
+    from data_prep import sources
+
+    source = sources.load_source(source_spec, "train", data_dir)
+    images = []
+    for element in source.dataset.take(count):
+        images.append(sources.decode_image(element["image_bytes"]).numpy())
+    return images

@@ -1,0 +1,62 @@
+"""Generated test data: colourful photos and VOCdevkit folders, no network, no ../shared."""
+
+import numpy as np
+from PIL import Image
+
+VOC_NAMES = ("dog", "cat", "sheep", "horse", "cow")
+
+
+def photo(seed, height=40, width=56):
+    """A colourful uint8 RGB image: smooth gradients plus noise, different per seed."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    phase = rng.uniform(0, 1, 3)
+    base = np.stack(
+        [(x / width + phase[0]) % 1, (y / height + phase[1]) % 1, (1 - x / width + phase[2]) % 1],
+        -1,
+    )
+    return np.clip((base * 0.8 + rng.random((height, width, 3)) * 0.2) * 255, 0, 255).astype(
+        np.uint8
+    )
+
+
+def voc_xml(objects, width=56, height=40):
+    """VOC annotation text for [(class name, (xmin, ymin, xmax, ymax))]."""
+    parts = [f"<annotation><size><width>{width}</width><height>{height}</height></size>"]
+    for name, (x0, y0, x1, y1) in objects:
+        parts.append(
+            f"<object><name>{name}</name><bndbox><xmin>{x0}</xmin><ymin>{y0}</ymin>"
+            f"<xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox></object>"
+        )
+    parts.append("</annotation>")
+    return "".join(parts)
+
+
+def write_vocdevkit(root, images, splits):
+    """Writes root/{JPEGImages,Annotations,ImageSets/Main}; images: {id: (array, objects)},
+    splits: {split name: [ids]}. Returns root."""
+    for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for image_id, (array, objects) in images.items():
+        Image.fromarray(array).save(root / "JPEGImages" / f"{image_id}.jpg", quality=95)
+        height, width = array.shape[:2]
+        (root / "Annotations" / f"{image_id}.xml").write_text(voc_xml(objects, width, height))
+    for split, ids in splits.items():
+        (root / "ImageSets" / "Main" / f"{split}.txt").write_text("\n".join(ids) + "\n")
+    return root
+
+
+def small_vocdevkit(root, count=12, height=48, width=64):
+    """A VOCdevkit of `count` photos, one animal box each, 3/4 train and 1/4 val."""
+    images = {}
+    for i in range(count):
+        name = VOC_NAMES[i % len(VOC_NAMES)]
+        images[f"img_{i:03d}"] = (
+            photo(100 + i, height, width),
+            [(name, (4, 4, width - 4, height - 4))],
+        )
+    ids = list(images)
+    split = count * 3 // 4
+    return write_vocdevkit(
+        root, images, {"train": ids[:split], "val": ids[split:], "trainval": ids}
+    )

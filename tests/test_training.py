@@ -1,0 +1,268 @@
+"""train_main.py and colorization.training: flag validation, an end-to-end run, resume after
+SIGKILL of a real process, multi-worker training on localhost, warm start, bfloat16."""
+
+import glob
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from colorization import training
+from colorization.config import ModelConfig
+from colorization.model import build_model
+from data_prep import pipeline, sources
+from tests.conftest import tiny_train_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY_FLAGS = [
+    "--image_size=32",
+    "--width_multiplier=0.125",
+    "--fc_units=16,16,8",
+    "--batch_size=4",
+    "--learning_rate=1e-3",
+]
+
+
+def _train_main(*args, env=None, **kwargs):
+    return subprocess.run(
+        [sys.executable, "train_main.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--image_size=30", "image_size=30"),
+        ("--fc_units=1,2", "fc_units"),
+        ("--learning_rate=-1", "learning_rate"),
+        ("--eval_every=7", "eval_every=7"),
+        ("--init_from=/no/such/file.keras", "/no/such/file.keras"),
+        ("--warmup_steps=5000", "warmup_steps"),
+    ],
+)
+def test_bad_flag_fails_fast_with_clear_message(flag, message, tmp_path):
+    model_dir = tmp_path / "run"
+    result = _train_main(flag, "--checkpoint_every=5", f"--model_dir={model_dir}")
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert not model_dir.exists()  # no work was started
+
+
+def test_unknown_enum_value_is_rejected_by_absl(tmp_path):
+    result = _train_main("--strategy=everywhere", f"--model_dir={tmp_path / 'run'}")
+    assert result.returncode != 0 and "strategy" in result.stderr
+
+
+def test_end_to_end_run_writes_model_dir(tiny_model_dir):
+    for name in ("config.json", "priors.npz", "model.keras", "summary.json", "samples.png"):
+        assert (tiny_model_dir / name).exists(), name
+    assert glob.glob(str(tiny_model_dir / "logs" / "events.out.tfevents.*"))
+    assert tf.train.latest_checkpoint(str(tiny_model_dir / "checkpoints")).endswith("ckpt-6")
+    summary = json.loads((tiny_model_dir / "summary.json").read_text())
+    assert summary["steps"] == 6
+    for method in ("model", "grey"):
+        assert 0 <= summary["val_metrics"][method]["auc"] <= 100
+    # The image grid is grey | prediction | truth for each evaluated image.
+    grid = tf.io.decode_png(tf.io.read_file(str(tiny_model_dir / "samples.png"))).numpy()
+    assert grid.shape[1] == 3 * 32 and grid.shape[0] % 32 == 0
+    model, config = training.load_model_dir(str(tiny_model_dir))
+    assert config.model.image_size == 32 and model.input_shape == (None, 32, 32, 1)
+
+
+def test_tensorboard_has_losses_learning_rate_and_colour_metrics(tiny_model_dir):
+    tags = set()
+    for path in glob.glob(
+        str(tiny_model_dir / "logs" / "**" / "events.out.tfevents.*"), recursive=True
+    ):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            tags.update(value.tag for value in event.summary.value)
+    assert {"learning_rate", "val_model/auc", "val_model/psnr", "val/grey_prediction_truth"} <= tags
+    assert any("color_logits_loss" in t for t in tags) and any("class_accuracy" in t for t in tags)
+
+
+def test_resumed_stream_continues_the_uninterrupted_one(generated_voc):
+    source = sources.load_source(f"voc_dir:{generated_voc}", "train")
+    config = pipeline.PipelineConfig(
+        image_size=32, batch_size=2, deterministic=True, shuffle_buffer=4
+    )
+    full = [b[0]["L"].numpy() for b in pipeline.build_dataset(source, config).take(6)]
+    resumed = [
+        b[0]["L"].numpy() for b in pipeline.build_dataset(source, config, start_example=6).take(3)
+    ]
+    for a, b in zip(full[3:], resumed, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_resume_after_sigkill(generated_voc, tmp_path):
+    model_dir = tmp_path / "run"
+    flags = [
+        f"--dataset=voc_dir:{generated_voc}",
+        f"--model_dir={model_dir}",
+        "--steps=400",
+        "--checkpoint_every=5",
+        "--eval_every=400",
+        "--eval_examples=4",
+        *TINY_FLAGS,
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "train_main.py", *flags],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    checkpoint_dir = str(model_dir / "checkpoints")
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline:
+            latest = (
+                tf.train.latest_checkpoint(checkpoint_dir)
+                if os.path.isdir(checkpoint_dir)
+                else None
+            )
+            if latest and int(latest.rsplit("-", 1)[1]) >= 10:
+                break
+            assert process.poll() is None, "training ended before it could be killed"
+            time.sleep(0.2)
+        else:
+            pytest.fail("no checkpoint within 300 s")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    killed_at = int(tf.train.latest_checkpoint(checkpoint_dir).rsplit("-", 1)[1])
+    assert 10 <= killed_at < 400 and not (model_dir / "summary.json").exists()
+
+    # The same command again, for fewer total steps to keep the test short.
+    finish = min(killed_at + 10, 400) // 5 * 5
+    result = _train_main(
+        *[f for f in flags if not f.startswith("--steps")],
+        f"--steps={finish}",
+        f"--eval_every={finish}",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    resumed_at = json.loads((model_dir / "summary.json").read_text())["resumed_from_step"]
+    assert resumed_at >= killed_at  # the last checkpoint, or one written while being killed
+    assert f"starting at step {resumed_at}/" in result.stdout
+    assert json.loads((model_dir / "summary.json").read_text())["steps"] == max(finish, resumed_at)
+    # The optimizer state came back too: Adam's iteration count continued, not restarted.
+    checkpoint = tf.train.load_checkpoint(tf.train.latest_checkpoint(checkpoint_dir))
+    names = [n for n in checkpoint.get_variable_to_shape_map() if "iteration" in n]
+    assert names and int(checkpoint.get_tensor(names[0])) == max(finish, resumed_at)
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_multi_worker_on_localhost_gives_identical_weights(generated_voc, tmp_path):
+    ports = _free_ports(2)
+    cluster = {"worker": [f"localhost:{p}" for p in ports]}
+    model_dir = tmp_path / "mw"
+    flags = [
+        f"--dataset=voc_dir:{generated_voc}",
+        f"--model_dir={model_dir}",
+        "--strategy=multi_worker",
+        "--steps=4",
+        "--checkpoint_every=2",
+        "--eval_every=4",
+        "--eval_examples=4",
+        *TINY_FLAGS,
+    ]
+    processes = []
+    for index in range(2):
+        env = dict(
+            os.environ,
+            TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+        )
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "train_main.py", *flags],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    outputs = [p.communicate(timeout=600)[0] for p in processes]
+    for process, output in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, output[-3000:]
+    chief = keras.saving.load_model(model_dir / "model.keras", compile=False)
+    worker_files = glob.glob(str(model_dir / ".worker_*" / "model.keras"))
+    assert len(worker_files) == 1
+    worker = keras.saving.load_model(worker_files[0], compile=False)
+    for a, b in zip(chief.get_weights(), worker.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    assert json.loads((model_dir / "summary.json").read_text())["steps"] == 4
+
+
+def test_warm_start_by_layer_name_with_a_different_head(tiny_model_dir, tmp_path):
+    source_model = keras.saving.load_model(tiny_model_dir / "model.keras", compile=False)
+    # Same trunk, a 7-class head: everything but the classifier loads.
+    target = build_model(
+        ModelConfig(image_size=32, width_multiplier=0.125, fc_units=(16, 16, 8), num_classes=7)
+    )
+    loaded, skipped = training.warm_start(target, str(tiny_model_dir / "model.keras"))
+    assert "conv1_1" in loaded and "fc3" in loaded and "color_logits" in loaded
+    assert set(skipped) == {"class_logits"} and "shape" in skipped["class_logits"]
+    np.testing.assert_array_equal(
+        target.get_layer("conv1_1").get_weights()[0],
+        source_model.get_layer("conv1_1").get_weights()[0],
+    )
+    # From a .weights.h5 into the plain Zhang network (no class branch).
+    weights_path = str(tmp_path / "tiny.weights.h5")
+    source_model.save_weights(weights_path)
+    plain = build_model(
+        ModelConfig(image_size=32, width_multiplier=0.125, use_class_branch=False, use_fusion=False)
+    )
+    loaded, skipped = training.warm_start(plain, weights_path)
+    assert "conv5_3" in loaded and "conv8_3" in loaded and not skipped
+    # Through the training flags: the run reports what it loaded.
+    result = _train_main(
+        "--dataset=skimage",
+        f"--model_dir={tmp_path / 'warm'}",
+        f"--init_from={tiny_model_dir / 'model.keras'}",
+        "--steps=2",
+        "--checkpoint_every=2",
+        "--eval_every=2",
+        "--eval_examples=2",
+        "--num_classes=7",
+        *TINY_FLAGS,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Warm start from" in result.stdout and "class_logits" in result.stdout
+
+
+def test_mixed_bfloat16_trains_on_cpu(generated_voc, tmp_path):
+    config = tiny_train_config(
+        f"voc_dir:{generated_voc}",
+        tmp_path / "bf16",
+        model=ModelConfig(
+            image_size=32,
+            width_multiplier=0.125,
+            fc_units=(16, 16, 8),
+            dtype_policy="mixed_bfloat16",
+        ),
+        steps=3,
+    )
+    summary = training.train(config)
+    assert summary["steps"] == 3
+    assert all(np.isfinite(v) for v in summary["final_losses"].values())
