@@ -49,15 +49,27 @@ def to_uint8(rgb):
     return tf.cast(tf.round(tf.clip_by_value(rgb, 0.0, 1.0) * 255.0), tf.uint8)
 
 
+def to_rgb(image):
+    """uint8 (batch, H, W, C) with C = 1 (grey), 3 (RGB) or 4 (RGBA, alpha dropped) -> (.., 3).
+
+    The channel count may be unknown when the graph is traced (SavedModel signatures).
+    """
+    channels = tf.shape(image)[-1]
+    rgb = tf.cond(
+        tf.equal(channels, 1),
+        lambda: tf.tile(image[..., :1], [1, 1, 1, 3]),
+        lambda: image[..., :3],
+    )
+    rgb.set_shape(image.shape[:-1].concatenate([3]))
+    return rgb
+
+
 def rgb_to_model_lightness(image):
-    """uint8 (batch, H, W, 1 or 3) -> full-resolution L (batch, H, W, 1) in [0, 100].
+    """uint8 (batch, H, W, 1, 3 or 4) -> full-resolution L (batch, H, W, 1) in [0, 100].
 
     Colour inputs are made grey first: only their L is kept.
     """
-    image = tf.convert_to_tensor(image)
-    rgb = tf.cast(image, tf.float32) / 255.0
-    if image.shape[-1] == 1:
-        rgb = tf.concat([rgb, rgb, rgb], axis=-1)
+    rgb = tf.cast(to_rgb(tf.convert_to_tensor(image, tf.uint8)), tf.float32) / 255.0
     return color.rgb_to_lightness(rgb)
 
 

@@ -22,22 +22,7 @@ import tensorflow as tf
 from colorization import bins, inference
 
 
-def to_rgb(image):
-    """uint8 (batch, H, W, C) with C = 1 (grey), 3 (RGB) or 4 (RGBA, alpha dropped) -> (.., 3).
-
-    The channel count may be unknown when the graph is traced.
-    """
-    channels = tf.shape(image)[-1]
-    return tf.cond(
-        tf.equal(channels, 1),
-        lambda: tf.tile(image[..., :1], [1, 1, 1, 3]),
-        lambda: image[..., :3],
-    )
-
-
 def _colorize(model, image, temperature):
-    image = to_rgb(tf.convert_to_tensor(image, tf.uint8))
-    image.set_shape([None, None, None, 3])
     result = inference.colorize_tensor(model, image, temperature)
     if "class_probs" not in result:
         result["class_probs"] = tf.zeros([tf.shape(image)[0], 0], tf.float32)

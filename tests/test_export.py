@@ -1,0 +1,241 @@
+"""export/: SavedModel signatures and parity, TFLite variants, device script, serving client."""
+
+import base64
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from colorization import training
+from colorization.inference import Colorizer
+from export import serving_client, tflite_colorize
+from tests.helpers import photo
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_model_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("exported")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "export",
+            f"--checkpoint={tiny_model_dir}",
+            f"--output_dir={out}",
+            "--formats=saved_model,tflite",
+            "--calibration_images=8",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def _saved_model_dir(exported):
+    return str(exported / "saved_model" / "colorizer" / "1")
+
+
+def test_tf_serving_layout_and_signatures(exported):
+    path = _saved_model_dir(exported)
+    assert tf.saved_model.contains_saved_model(path)
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tensorflow.python.tools.saved_model_cli",
+            "show",
+            "--dir",
+            path,
+            "--all",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    for name in ("serving_default", "colorize_with_temperature", "colorize_bytes", "logits"):
+        assert f"signature_def['{name}']" in shown.stdout
+    for tensor in ("image", "rgb", "class_probs", "image_bytes", "png_bytes", "temperature"):
+        assert f"['{tensor}']" in shown.stdout
+
+
+def test_saved_model_cli_run(exported, tmp_path):
+    image = photo(3, 20, 28)[None]
+    np.save(tmp_path / "image.npy", image)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tensorflow.python.tools.saved_model_cli",
+            "run",
+            "--dir",
+            _saved_model_dir(exported),
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "serving_default",
+            "--inputs",
+            f"image={tmp_path / 'image.npy'}",
+            "--outdir",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rgb = np.load(tmp_path / "out" / "rgb.npy")
+    assert rgb.shape == (1, 20, 28, 3) and rgb.dtype == np.uint8
+
+
+def test_saved_model_parity_with_keras_and_python_path(exported, tiny_model_dir):
+    model, _ = training.load_model_dir(str(tiny_model_dir))
+    loaded = tf.saved_model.load(_saved_model_dir(exported))
+    lightness = np.random.default_rng(0).uniform(0, 100, (2, 32, 32, 1)).astype(np.float32)
+    ours = model(lightness, training=False)
+    theirs = loaded.signatures["logits"](L=tf.constant(lightness))
+    for key in ("color_logits", "class_logits"):
+        np.testing.assert_allclose(theirs[key].numpy(), ours[key].numpy(), atol=1e-4)
+    image = np.stack([photo(5, 45, 61), photo(6, 45, 61)])
+    served = loaded.signatures["serving_default"](image=tf.constant(image))
+    python = Colorizer(str(tiny_model_dir)).colorize_batch(image)
+    assert served["rgb"].shape == (2, 45, 61, 3) and served["class_probs"].shape == (2, 20)
+    assert np.abs(served["rgb"].numpy().astype(int) - python["rgb"]).max() <= 1
+    # Grey (1-channel) input works, and colour input is made grey first: same result.
+    grey = tf.image.rgb_to_grayscale(image).numpy()
+    from_grey = loaded.signatures["serving_default"](image=tf.constant(grey))["rgb"].numpy()
+    assert from_grey.shape == (2, 45, 61, 3)
+    hotter = loaded.signatures["colorize_with_temperature"](
+        image=tf.constant(image), temperature=tf.constant(1.0)
+    )
+    assert hotter["rgb"].shape == (2, 45, 61, 3)
+
+
+def test_rest_request_round_trip_against_the_saved_model(exported):
+    """The REST body a client builds, fed as TF Serving would feed it, gives a PNG back."""
+    loaded = tf.saved_model.load(_saved_model_dir(exported))
+    encoded = [tf.io.encode_jpeg(photo(i, 30, 40)).numpy() for i in (7, 8)]
+    body = serving_client.rest_request(encoded)
+    assert body["signature_name"] == "colorize_bytes"
+    assert json.loads(json.dumps(body)) == body  # valid JSON
+    # TF Serving decodes {"b64": ...} into the string tensor image_bytes.
+    inputs = [base64.b64decode(instance["image_bytes"]["b64"]) for instance in body["instances"]]
+    outputs = loaded.signatures["colorize_bytes"](image_bytes=tf.constant(inputs))
+    # ...and encodes *_bytes outputs back as {"b64": ...}, one prediction per instance.
+    response = {
+        "predictions": [
+            {"png_bytes": {"b64": base64.b64encode(p).decode()}, "class_probs": c.tolist()}
+            for p, c in zip(
+                outputs["png_bytes"].numpy(), outputs["class_probs"].numpy(), strict=True
+            )
+        ]
+    }
+    results = serving_client.parse_rest_response(json.dumps(response))
+    assert len(results) == 2
+    png, probs = results[0]
+    decoded = tf.io.decode_png(png).numpy()
+    assert decoded.shape == (30, 40, 3)
+    assert len(probs) == 20 and abs(sum(probs) - 1) < 1e-4
+    assert (
+        serving_client.rest_url("h", 8501, "colorizer")
+        == "http://h:8501/v1/models/colorizer:predict"
+    )
+
+
+def test_grpc_request_round_trip_against_the_saved_model(exported):
+    from tensorflow_serving.apis import predict_pb2
+
+    loaded = tf.saved_model.load(_saved_model_dir(exported))
+    encoded = [tf.io.encode_png(photo(9, 24, 24)).numpy()]
+    request = serving_client.grpc_request(encoded, "colorizer")
+    request = predict_pb2.PredictRequest.FromString(request.SerializeToString())  # over the wire
+    assert (
+        request.model_spec.name == "colorizer"
+        and request.model_spec.signature_name == "colorize_bytes"
+    )
+    inputs = tf.make_ndarray(request.inputs["image_bytes"])
+    outputs = loaded.signatures["colorize_bytes"](image_bytes=tf.constant(inputs))
+    response = predict_pb2.PredictResponse()
+    for key, value in outputs.items():
+        response.outputs[key].CopyFrom(tf.make_tensor_proto(value.numpy()))
+    response = predict_pb2.PredictResponse.FromString(response.SerializeToString())
+    [(png, probs)] = serving_client.parse_grpc_response(response)
+    assert tf.io.decode_png(png).numpy().shape == (24, 24, 3) and len(probs) == 20
+
+
+@pytest.mark.parametrize("variant", ["float32", "float16", "dynamic_int8", "int8"])
+def test_tflite_variants_load_and_agree_with_keras(exported, tiny_model_dir, variant):
+    path = exported / "tflite" / f"colorizer_{variant}.tflite"
+    assert path.exists() and path.stat().st_size > 0
+    image = photo(11, 48, 80)
+    keras_rgb = Colorizer(str(tiny_model_dir)).colorize(image).astype(np.float64)
+    lite = tflite_colorize.TFLiteColorizer(str(path))
+    rgb, probs = lite.colorize(image)
+    assert rgb.shape == (48, 80, 3) and probs.shape == (20,)
+    mse = ((rgb.astype(np.float64) - keras_rgb) ** 2).mean()
+    psnr = 10 * np.log10(255**2 / max(mse, 1e-10))
+    assert psnr > (40 if variant in ("float32", "float16") else 25), psnr
+
+
+def test_tflite_script_runs_without_tensorflow(exported, tmp_path):
+    """export/tflite_colorize.py with TensorFlow made unimportable."""
+    Image.fromarray(photo(12, 33, 71)).save(tmp_path / "in.jpg")
+    blocker = tmp_path / "block"
+    blocker.mkdir()
+    (blocker / "tensorflow.py").write_text(
+        "raise ImportError('TensorFlow is not installed here')\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(blocker))
+    result = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "export", "tflite_colorize.py"),
+            str(exported / "tflite" / "colorizer_float32.tflite"),
+            str(tmp_path / "in.jpg"),
+            str(tmp_path / "out.png"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert Image.open(tmp_path / "out.png").size == (71, 33)
+
+
+def test_numpy_colour_maths_match_tensorflow():
+    from colorization import color
+
+    rgb = (np.random.default_rng(0).random((20, 30, 3)) * 255).astype(np.uint8)
+    lab = color.rgb_uint8_to_lab(rgb).numpy()
+    np.testing.assert_allclose(tflite_colorize.lightness(rgb), lab[..., 0], atol=0.01)
+    np.testing.assert_array_equal(
+        tflite_colorize.lab_to_rgb_u8(lab.astype(np.float64)), color.lab_to_rgb_uint8(lab).numpy()
+    )
+    grey = tflite_colorize.grey_with_lightness(lab[..., 0])
+    np.testing.assert_allclose(
+        tflite_colorize.lightness(np.repeat(grey[..., None], 3, -1)), lab[..., 0], atol=0.5
+    )
+
+
+def test_export_cli_rejects_bad_flags(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "export",
+            f"--checkpoint={tmp_path / 'none'}",
+            f"--output_dir={tmp_path}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2 and "does not exist" in result.stderr

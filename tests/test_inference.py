@@ -1,0 +1,131 @@
+"""colorization.inference, the colorize CLI and the evaluate CLI on a tiny trained model."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from colorization import color, inference
+from colorization.inference import Colorizer
+from tests.helpers import photo
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_compose_rgb_keeps_full_resolution_lightness():
+    rng = np.random.default_rng(0)
+    lightness = rng.uniform(20, 80, (1, 37, 53, 1)).astype(np.float32)
+    logits = rng.normal(size=(1, 4, 4, 313)).astype(np.float32)
+    rgb, ab = inference.compose_rgb(lightness, logits)
+    assert rgb.shape == (1, 37, 53, 3) and ab.shape == (1, 37, 53, 2)
+    # L of the output is the input L wherever the colour is inside the gamut.
+    back = color.rgb_to_lab(rgb).numpy()[..., 0]
+    in_gamut = (rgb.numpy() > 0.001).all(-1) & (rgb.numpy() < 0.999).all(-1)
+    np.testing.assert_allclose(back[in_gamut], lightness[..., 0][in_gamut], atol=0.05)
+
+
+def test_colorizer_output_matches_input_size_and_lightness(tiny_model_dir):
+    colorizer = Colorizer(str(tiny_model_dir))
+    for shape in [(5, 7, 3), (300, 40, 3), (64, 64), (33, 20, 1)]:
+        image = photo(1, *shape[:2])
+        image = image if len(shape) == 3 and shape[2] == 3 else image[..., 0]
+        image = image[..., None] if len(shape) == 3 and shape[2] == 1 else image
+        out = colorizer.colorize(image)
+        assert out.shape == (*shape[:2], 3) and out.dtype == np.uint8
+    # Inference joins ab with the ORIGINAL L: a 1-pixel checkerboard survives in L.
+    board = (np.indices((64, 96)).sum(0) % 2 * 200 + 30).astype(np.uint8)
+    out = colorizer.colorize(np.repeat(board[..., None], 3, -1))
+    out_l = color.rgb_uint8_to_lab(out).numpy()[..., 0]
+    in_l = color.rgb_uint8_to_lab(np.repeat(board[..., None], 3, -1)).numpy()[..., 0]
+    assert np.corrcoef(out_l.ravel(), in_l.ravel())[0, 1] > 0.99
+
+
+def test_colorizer_rejects_bad_temperature(tiny_model_dir):
+    with pytest.raises(ValueError, match="temperature"):
+        Colorizer(str(tiny_model_dir), temperature=0)
+
+
+def _colorize_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "colorization.colorize", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_colorize_cli_on_odd_inputs(tiny_model_dir, tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    Image.fromarray(photo(1, 3, 2)).save(inputs / "tiny.png")
+    Image.fromarray(photo(2, 300, 4000)).save(inputs / "panorama.jpg")
+    Image.fromarray(photo(3, 50, 70)[..., 0]).save(inputs / "grey.jpg")
+    Image.fromarray(photo(4, 40, 30)).convert("RGBA").save(inputs / "alpha.png")
+    (inputs / "corrupt.jpg").write_bytes(b"\xff\xd8\xff not really")
+    out = tmp_path / "out"
+    result = _colorize_cli(str(inputs), f"--model={tiny_model_dir}", f"--output_dir={out}")
+    assert result.returncode == 0, result.stderr
+    assert "corrupt.jpg: unreadable, skipped" in result.stderr
+    sizes = {p: Image.open(out / p).size for p in sorted(os.listdir(out))}
+    assert sizes == {
+        "alpha.png": (30, 40),
+        "grey.png": (70, 50),
+        "panorama.png": (4000, 300),
+        "tiny.png": (2, 3),
+    }
+    assert "4 written, 0 kept, 1 failed" in result.stdout
+    # A second run keeps what exists, --overwrite replaces it.
+    again = _colorize_cli(
+        str(inputs / "tiny.png"), f"--model={tiny_model_dir}", f"--output_dir={out}"
+    )
+    assert "0 written, 1 kept" in again.stdout
+    forced = _colorize_cli(
+        str(inputs / "tiny.png"), f"--model={tiny_model_dir}", f"--output_dir={out}", "--overwrite"
+    )
+    assert "1 written" in forced.stdout
+
+
+def test_colorize_cli_bad_model_is_a_clear_error(tmp_path):
+    result = _colorize_cli("x.jpg", f"--model={tmp_path / 'missing'}", f"--output_dir={tmp_path}")
+    assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_evaluate_cli_writes_metrics_and_report(tiny_model_dir, generated_voc, tmp_path):
+    out = tmp_path / "eval"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "colorization.evaluate",
+            f"--model={tiny_model_dir}",
+            f"--second_model={tiny_model_dir / 'model.keras'}",
+            f"--dataset=voc_dir:{generated_voc}",
+            "--split=val",
+            f"--output_dir={out}",
+            "--temperatures=0.2,1.0",
+            "--report_images=3",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((out / "metrics.json").read_text())
+    methods = set(summary["metrics"])
+    assert "grey" in methods and len(methods) == 3
+    grey = summary["metrics"]["grey"]
+    assert grey["colorfulness"] < 1.0 and grey["num_images"] == 3
+    # The same model loaded two ways scores the same.
+    scores = [v["auc"] for k, v in summary["metrics"].items() if k != "grey"]
+    assert scores[0] == pytest.approx(scores[1], abs=1e-6)
+    assert set(summary["temperature_sweep"]) == {"0.2", "1.0"}
+    assert len(summary["per_image"]) == 3 and summary["per_class"]
+    sheet = tf.io.decode_png(tf.io.read_file(str(out / "contact_sheet.png"))).numpy()
+    assert sheet.shape == (3 * 32, 4 * 32, 3)  # grey | model | model | truth
+    report = (out / "report.html").read_text()
+    assert report.count("data:image/png;base64,") == 3 * 4 and "Per class" in report
