@@ -28,8 +28,14 @@ setup(
     extras_require={
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
         # jax proves that model.py and losses.py are backend-agnostic (tests/test_model.py).
-        "test": ["pytest>=8", "ruff==0.17.6", "jax[cpu]>=0.4.30"],
-        "serving": ["tensorflow-serving-api>=2.18"],
+        # tensorflow-serving-api: the gRPC request tests of export/serving_client.py.
+        "test": [
+            "pytest>=8",
+            "ruff==0.17.6",
+            "jax[cpu]>=0.4.30",
+            "tensorflow-serving-api>=2.21,<2.22",
+        ],
+        "serving": ["tensorflow-serving-api>=2.21,<2.22"],
         "bench": ["torch==2.13.0", "onnxruntime>=1.20", "tf2onnx>=1.16"],
     },
 )

@@ -17,12 +17,17 @@ from colorization.config import ModelConfig
 from colorization.model import build_model, count_flops
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("sizes", "96,128", "Image sizes.")
-flags.DEFINE_string("widths", "0.25,0.375", "Width multipliers.")
-flags.DEFINE_string("fc_units", "256,128,64", "fc1,fc2,fc3 widths.")
-flags.DEFINE_integer("batch_size", 16, "Batch size.")
-flags.DEFINE_integer("steps", 8, "Timed steps per configuration (after 2 warm-up steps).")
-flags.DEFINE_string("output", "", "JSON output path.")
+
+
+def _define_flags():
+    # Defined only when run as a script: other benchmarks import measure() with flags of
+    # their own.
+    flags.DEFINE_string("sizes", "96,128", "Image sizes.")
+    flags.DEFINE_string("widths", "0.25,0.375", "Width multipliers.")
+    flags.DEFINE_string("fc_units", "256,128,64", "fc1,fc2,fc3 widths.")
+    flags.DEFINE_integer("batch_size", 16, "Batch size.")
+    flags.DEFINE_integer("steps", 8, "Timed steps per configuration (after 2 warm-up steps).")
+    flags.DEFINE_string("output", "", "JSON output path.")
 
 
 def measure(size, width, fc_units, batch_size, steps, repeats=3):
@@ -84,4 +89,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    _define_flags()
     app.run(main)
