@@ -17,6 +17,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import sys
 import time
 
@@ -79,53 +80,83 @@ def build_optimizer(config):
     )
 
 
-def _weights_by_layer(path):
-    """{layer name: [arrays]} from a .keras or .weights.h5 file, read with h5py."""
-    import io
-    import zipfile
+def _snake_case(name):
+    """Keras' key for a class name in weight files: Conv2DTranspose -> conv2d_transpose."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
+
+def _weight_file_keys(model):
+    """{layer name: key} as Keras names layers inside a .weights.h5 file (class name plus a
+    per-class counter, in model.layers order)."""
+    counters, keys = {}, {}
+    for layer in model.layers:
+        base = _snake_case(type(layer).__name__)
+        count = counters.get(base, -1) + 1
+        counters[base] = count
+        keys[layer.name] = base if count == 0 else f"{base}_{count}"
+    return keys
+
+
+def _arrays_from_weights_file(path, model):
+    """{layer name: [arrays]} of a .weights.h5 whose layout equals `model`'s; else ValueError.
+
+    Such a file stores layers by class-name counters, not by name, so it can only be mapped
+    onto a model of the same architecture.
+    """
     import h5py
 
-    if path.endswith(".keras"):
-        with zipfile.ZipFile(path) as archive:
-            handle = io.BytesIO(archive.read("model.weights.h5"))
-    else:
-        handle = path
     found = {}
-    with h5py.File(handle, "r") as f:
-        layers_group = f.get("layers") or f.get("_layer_checkpoint_dependencies") or f
-
-        def collect(name, group):
-            variables = group.get("vars") if isinstance(group, h5py.Group) else None
-            if variables is not None and len(variables):
-                key = name.split("/")[0]
-                found[key] = [variables[str(i)][()] for i in range(len(variables))]
-
-        for name in layers_group:
-            collect(name, layers_group[name])
+    keys = _weight_file_keys(model)
+    with h5py.File(path, "r") as f:
+        group = f.get("layers")
+        for layer in model.layers:
+            if not layer.weights:
+                continue
+            key = keys[layer.name]
+            variables = group.get(f"{key}/vars") if group is not None else None
+            arrays = (
+                [variables[str(i)][()] for i in range(len(variables))]
+                if variables is not None
+                else []
+            )
+            if [a.shape for a in arrays] != [tuple(w.shape) for w in layer.weights]:
+                raise ValueError(
+                    f"{path} is a .weights.h5 file, which holds no layer names, and its layout "
+                    f"differs from this model's at layer {layer.name!r}. Warm-start a model with "
+                    "a different head from a .keras file, which is matched by layer name."
+                )
+            found[layer.name] = arrays
     return found
 
 
 def warm_start(model, path):
-    """Loads weights by layer name where names and shapes match.
+    """Loads weights into `model` by layer name where names and shapes match.
+
+    A .keras file is matched by layer name (any head); a .weights.h5 file only onto the same
+    architecture (it holds no names).
 
     Returns:
       (loaded layer names, {layer name: reason it was not loaded}).
     """
-    source = _weights_by_layer(path)
+    if path.endswith(".keras"):
+        source = keras.saving.load_model(path, compile=False)
+        arrays = {layer.name: layer.get_weights() for layer in source.layers if layer.weights}
+    else:
+        arrays = _arrays_from_weights_file(path, model)
     loaded, skipped = [], {}
     for layer in model.layers:
         if not layer.weights:
             continue
-        arrays = source.get(layer.name)
-        if arrays is None:
+        values = arrays.get(layer.name)
+        if values is None:
             skipped[layer.name] = "not in source"
             continue
         shapes = [tuple(w.shape) for w in layer.weights]
-        if [a.shape for a in arrays] != shapes:
-            skipped[layer.name] = f"shape {[a.shape for a in arrays]} != {shapes}"
+        if [v.shape for v in values] != shapes:
+            skipped[layer.name] = f"shape {[v.shape for v in values]} != {shapes}"
             continue
-        layer.set_weights(arrays)
+        layer.set_weights(values)
         loaded.append(layer.name)
     return loaded, skipped
 

@@ -227,14 +227,20 @@ def test_warm_start_by_layer_name_with_a_different_head(tiny_model_dir, tmp_path
         target.get_layer("conv1_1").get_weights()[0],
         source_model.get_layer("conv1_1").get_weights()[0],
     )
-    # From a .weights.h5 into the plain Zhang network (no class branch).
+    # A .weights.h5 holds no layer names: it loads onto the same architecture...
     weights_path = str(tmp_path / "tiny.weights.h5")
     source_model.save_weights(weights_path)
+    same = build_model(ModelConfig(image_size=32, width_multiplier=0.125, fc_units=(16, 16, 8)))
+    loaded, skipped = training.warm_start(same, weights_path)
+    assert not skipped and len(loaded) == len([layer for layer in same.layers if layer.weights])
+    for a, b in zip(same.get_weights(), source_model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # ...and refuses, with a clear message, a model whose layout differs.
     plain = build_model(
         ModelConfig(image_size=32, width_multiplier=0.125, use_class_branch=False, use_fusion=False)
     )
-    loaded, skipped = training.warm_start(plain, weights_path)
-    assert "conv5_3" in loaded and "conv8_3" in loaded and not skipped
+    with pytest.raises(ValueError, match="holds no layer names"):
+        training.warm_start(plain, weights_path)
     # Through the training flags: the run reports what it loaded.
     result = _train_main(
         "--dataset=skimage",
