@@ -13,58 +13,7 @@ import sys
 
 from absl import app, flags
 
-PRESETS = {
-    # A tiny model on the photos bundled with scikit-image: proves the whole loop works.
-    "smoke": dict(
-        dataset="skimage",
-        model_dir="runs/smoke",
-        image_size=64,
-        width_multiplier=0.125,
-        fc_units="64,64,32",
-        batch_size=4,
-        steps=20,
-        learning_rate=1e-3,
-        warmup_steps=0,
-        checkpoint_every=10,
-        eval_every=10,
-        eval_examples=6,
-    ),
-    # The best model the 2-core CPU trains in about an hour (see README for the measurements).
-    "cpu": dict(
-        dataset="voc_dir:../shared/data/voc2012_animals",
-        model_dir="runs/cpu",
-        image_size=96,
-        width_multiplier=0.25,
-        fc_units="256,128,64",
-        batch_size=16,
-        steps=4000,
-        learning_rate=1e-3,
-        warmup_steps=200,
-        class_loss_weight=0.05,
-        checkpoint_every=100,
-        eval_every=500,
-        eval_examples=0,
-        cache=True,
-    ),
-    # The paper's layout at full width, for GPUs.
-    "paper": dict(
-        dataset="voc/2012",
-        model_dir="runs/paper",
-        image_size=224,
-        width_multiplier=1.0,
-        fc_units="1024,512,256",
-        batch_size=32,
-        steps=100_000,
-        learning_rate=3e-5,
-        warmup_steps=1000,
-        weight_decay=1e-3,
-        class_loss_weight=0.003,
-        checkpoint_every=1000,
-        eval_every=5000,
-        eval_examples=512,
-        dtype_policy="mixed_float16",
-    ),
-}
+from colorization.config import PRESETS
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("config", None, list(PRESETS), "Preset whose values become the defaults.")

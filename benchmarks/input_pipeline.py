@@ -16,16 +16,13 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from benchmarks import train_step
+from benchmarks import run, train_step
 from data_prep import pipeline, sources
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("dataset", "voc_dir:../shared/data/voc2012_animals", "Source spec.")
 flags.DEFINE_integer("batches", 30, "Timed batches per measurement (after 3 warm-up batches).")
 flags.DEFINE_string("output", "benchmarks/input_pipeline.json", "JSON output.")
-
-# (image size, preset name, width multiplier, fc units, batch size) as in train_main.PRESETS.
-CASES = ((96, "cpu", 0.25, (256, 128, 64), 16), (224, "paper", 1.0, (1024, 512, 256), 4))
 
 
 def pipeline_rate(source, image_size, batch_size, batches, cache):
@@ -48,7 +45,8 @@ def main(argv):
         "| S | preset | pipeline img/s (from JPEG) | pipeline img/s (cached) | training img/s | ratio (JPEG / training) |"
     )
     print("|---|---|---|---|---|---|")
-    for size, preset, width, fc_units, batch in CASES:
+    for preset in ("cpu", "paper"):
+        size, width, fc_units, batch = run.preset_model(preset)
         from_jpeg = pipeline_rate(source, size, 32, FLAGS.batches, cache=False)
         cached = pipeline_rate(source, size, 32, FLAGS.batches, cache=True)
         steps = 5 if preset == "cpu" else 2

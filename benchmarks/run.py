@@ -25,7 +25,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from benchmarks import train_step
-from colorization.config import ModelConfig
+from colorization.config import PRESETS, ModelConfig
 from colorization.model import build_model, count_flops
 
 FLAGS = flags.FLAGS
@@ -34,12 +34,14 @@ flags.DEFINE_list("inference_presets", ["cpu", "paper"], "Presets whose inferenc
 flags.DEFINE_integer("repeats", 5, "Timed repeats per measurement.")
 flags.DEFINE_string("output", "benchmarks/results.json", "JSON output.")
 
-PRESET_MODELS = {
-    # image size, width, fc units, training batch: as in train_main.PRESETS.
-    "smoke": (64, 0.125, (64, 64, 32), 4),
-    "cpu": (96, 0.25, (256, 128, 64), 16),
-    "paper": (224, 1.0, (1024, 512, 256), 4),  # batch 4: 32 does not fit a CPU benchmark
-}
+
+def preset_model(name):
+    """(image size, width, fc units, batch) of a train_main preset. The paper preset is timed
+    at batch 4: its batch of 32 does not fit a CPU benchmark."""
+    preset = PRESETS[name]
+    fc_units = tuple(int(u) for u in preset["fc_units"].split(","))
+    batch = 4 if name == "paper" else preset["batch_size"]
+    return preset["image_size"], preset["width_multiplier"], fc_units, batch
 
 
 def timed(fn, repeats, warmup=1):
@@ -135,7 +137,7 @@ def main(argv):
     print("|---|---|---|---|---|---|---|---|")
     result["training"] = []
     for preset in FLAGS.presets:
-        size, width, fc_units, batch = PRESET_MODELS[preset]
+        size, width, fc_units, batch = preset_model(preset)
         row = train_step.measure(
             size, width, fc_units, batch, steps=2 if preset == "paper" else 5, repeats=3
         )
@@ -159,7 +161,7 @@ def main(argv):
     from export import tflite
 
     for preset in FLAGS.inference_presets:
-        size, width, fc_units, _ = PRESET_MODELS[preset]
+        size, width, fc_units, _ = preset_model(preset)
         keras.utils.set_random_seed(0)
         model = build_model(ModelConfig(image_size=size, width_multiplier=width, fc_units=fc_units))
         gflops = count_flops(model) / 1e9

@@ -40,7 +40,7 @@ def collect_inputs(paths):
     return files, missing
 
 
-def output_name(path, inputs_root=None):
+def output_name(path):
     stem = os.path.splitext(os.path.basename(path))[0]
     return f"{stem}.png"
 
@@ -59,6 +59,7 @@ def run_colorize(
     import tensorflow as tf
 
     from colorization.inference import Colorizer
+    from data_prep.sources import decode_image
 
     files, missing = collect_inputs(inputs)
     for path in missing:
@@ -80,8 +81,6 @@ def run_colorize(
             print(f"[{i}/{len(files)}] {path}: {target} exists, kept (use --overwrite)", flush=True)
             continue
         try:
-            from data_prep.sources import decode_image
-
             image = decode_image(tf.io.read_file(path)).numpy()
             if image.size == 0:
                 raise ValueError("zero-size image")

@@ -178,6 +178,14 @@ def make_example(element, index, config, bin_weights):
     return features, targets
 
 
+def _drop_grey(dataset, source, config):
+    """Removes grey photos unless the source's audit already did (file sources)."""
+    if not config.drop_grey or source.audited:
+        return dataset
+    # Grey photos teach "no colour"; TFDS sources are not audited, so test here.
+    return dataset.filter(lambda e: tf.logical_not(sources.is_grey(e["image"])))
+
+
 def _decode(element):
     return {
         "image": sources.decode_image(element["image_bytes"]),
@@ -208,9 +216,9 @@ def build_dataset(source, config, bin_weights=None, repeat=None, start_example=0
     dataset = source.dataset
     if config.cache:
         # Decode once, keep the pixels: later epochs skip JPEG decoding.
-        dataset = dataset.map(_decode, num_parallel_calls=tf.data.AUTOTUNE)
-        if config.drop_grey and not source.audited:
-            dataset = dataset.filter(lambda e: tf.logical_not(sources.is_grey(e["image"])))
+        dataset = _drop_grey(
+            dataset.map(_decode, num_parallel_calls=tf.data.AUTOTUNE), source, config
+        )
         dataset = dataset.cache()
     if config.training:
         # Shuffle bytes (or cached pixels), seeded so a run's order is reproducible.
@@ -223,10 +231,9 @@ def build_dataset(source, config, bin_weights=None, repeat=None, start_example=0
         # Skipped before decoding: costs reading bytes, not decoding pixels.
         dataset = dataset.skip(start_example)
     if not config.cache:
-        dataset = dataset.map(_decode, num_parallel_calls=tf.data.AUTOTUNE)
-        if config.drop_grey and not source.audited:
-            # Grey photos teach "no colour"; TFDS sources are not audited, so test here.
-            dataset = dataset.filter(lambda e: tf.logical_not(sources.is_grey(e["image"])))
+        dataset = _drop_grey(
+            dataset.map(_decode, num_parallel_calls=tf.data.AUTOTUNE), source, config
+        )
     # The running index seeds each example's crop and flip.
     dataset = dataset.enumerate(start=start_example).map(
         lambda index, element: make_example(element, index, config, bin_weights),
@@ -241,9 +248,9 @@ def target_rgb_dataset(source, image_size, training=False, seed=0):
     """Unbatched float RGB images (S/4, S/4, 3) exactly as the colour targets see them: the
     input of data_prep.priors."""
     config = PipelineConfig(image_size=image_size, training=training, seed=seed, batch_size=1)
-    dataset = source.dataset.map(_decode, num_parallel_calls=tf.data.AUTOTUNE)
-    if config.drop_grey and not source.audited:
-        dataset = dataset.filter(lambda e: tf.logical_not(sources.is_grey(e["image"])))
+    dataset = _drop_grey(
+        source.dataset.map(_decode, num_parallel_calls=tf.data.AUTOTUNE), source, config
+    )
 
     def to_rgb(index, element):
         if training:
