@@ -9,6 +9,7 @@ flag is validated before data is read or a model is built. Re-running the same c
 resumes from the last checkpoint in --model_dir.
 """
 
+import dataclasses
 import sys
 
 from absl import app, flags
@@ -76,6 +77,7 @@ flags.DEFINE_float("temperature", 0.38, "Annealed-mean temperature for evaluatio
 flags.DEFINE_bool("cache", False, "Cache decoded training images in memory.")
 flags.DEFINE_float("min_crop_area", 0.25, "Smallest area fraction of a random crop.")
 flags.DEFINE_string("init_from", "", "Warm start: .keras or .weights.h5, loaded by layer name.")
+flags.DEFINE_integer("keep_checkpoints", 3, "How many checkpoints to keep in model_dir.")
 
 
 def _value(name):
@@ -111,45 +113,18 @@ def config_from_flags():
         class_loss=_value("class_loss"),
         dtype_policy=_value("dtype_policy"),
     )
-    steps = _value("steps")
-    return TrainConfig(
-        model=model,
-        dataset=_value("dataset"),
-        val_dataset=_value("val_dataset"),
-        train_split=_value("train_split"),
-        val_split=_value("val_split"),
-        data_dir=_value("data_dir"),
-        model_dir=_value("model_dir"),
-        batch_size=_value("batch_size"),
-        steps=steps,
-        learning_rate=_value("learning_rate"),
-        schedule=_value("schedule"),
-        warmup_steps=_value("warmup_steps"),
-        beta_1=_value("beta_1"),
-        beta_2=_value("beta_2"),
-        weight_decay=_value("weight_decay"),
-        class_loss_weight=_value("class_loss_weight"),
-        encoding=_value("encoding"),
-        num_neighbors=_value("num_neighbors"),
-        priors_path=_value("priors"),
-        mix_lambda=_value("mix_lambda"),
-        strategy=_value("strategy"),
-        tpu=_value("tpu"),
-        seed=_value("seed"),
-        checkpoint_every=_value("checkpoint_every"),
-        eval_every=_value("eval_every"),
-        eval_examples=_value("eval_examples"),
-        temperature=_value("temperature"),
-        cache=_value("cache"),
-        min_crop_area=_value("min_crop_area"),
-        init_from=_value("init_from"),
-    )
+    # Every TrainConfig field has a flag of the same name, except priors_path (--priors).
+    renamed = {"priors_path": "priors"}
+    values = {
+        field.name: _value(renamed.get(field.name, field.name))
+        for field in dataclasses.fields(TrainConfig)
+        if field.name != "model"
+    }
+    return TrainConfig(model=model, **values)
 
 
 def _with_epochs(config):
     """Turns --epochs into steps once the training set's size is known."""
-    import dataclasses
-
     from data_prep import sources
 
     epochs = _value("epochs")

@@ -13,17 +13,6 @@ from data_prep.sources import VOC_CLASSES
 GREY = "grey"
 
 
-def _per_image_auc(pred_ab, true_ab):
-    errors = np.sqrt(((pred_ab.astype(np.float64) - true_ab) ** 2).sum(-1))
-    histogram = np.stack(
-        [
-            np.bincount(metrics.threshold_buckets(e.ravel()), minlength=metrics.MAX_THRESHOLD + 2)
-            for e in errors
-        ]
-    )
-    return 100.0 * metrics.auc_from_histogram(histogram)
-
-
 def evaluate_models(models, dataset, temperature, max_examples=0, keep_images=8):
     """Scores `models` ({name: keras model}) and the grey baseline on `dataset`.
 
@@ -71,16 +60,9 @@ def evaluate_models(models, dataset, temperature, max_examples=0, keep_images=8)
             outputs[name] = (ab.numpy(), inference.to_uint8(rgb).numpy(), out.get("class_logits"))
         batch_records = [{"index": seen + i, "label": int(labels[i])} for i in range(len(labels))]
         for name, (ab, rgb_u8, class_logits) in outputs.items():
-            colour[name].update(ab, true_ab, rgb_u8, true_u8)
-            psnr = metrics.psnr(rgb_u8, true_u8)
-            auc = _per_image_auc(ab, true_ab)
-            cf = metrics.colorfulness(rgb_u8)
+            per_image = colour[name].update(ab, true_ab, rgb_u8, true_u8)
             for i, record in enumerate(batch_records):
-                record[name] = {
-                    "psnr": float(psnr[i]),
-                    "auc": float(auc[i]),
-                    "colorfulness": float(cf[i]),
-                }
+                record[name] = {key: float(values[i]) for key, values in per_image.items()}
             if class_logits is not None:
                 logits = np.asarray(class_logits)
                 hot = (

@@ -90,15 +90,31 @@ class ColorMetrics:
         self.psnr, self.ssim, self.cf_pred, self.cf_true = [], [], [], []
 
     def update(self, pred_ab, true_ab, pred_rgb, true_rgb):
-        """Args: pred_ab, true_ab (N, H, W, 2) ab units; pred_rgb, true_rgb (N, H, W, 3) in
-        [0, 255] (uint8 or float)."""
-        errors = np.sqrt(((np.asarray(pred_ab, np.float64) - true_ab) ** 2).sum(-1)).ravel()
-        true_bins = bins.hard_encode(np.asarray(true_ab, np.float32)).numpy().ravel()
-        np.add.at(self.histogram, (true_bins, threshold_buckets(errors)), 1)
-        self.psnr.extend(psnr(pred_rgb, true_rgb))
+        """Adds a batch.
+
+        Args: pred_ab, true_ab (N, H, W, 2) ab units; pred_rgb, true_rgb (N, H, W, 3) in
+        [0, 255] (uint8 or float).
+
+        Returns:
+          the batch's per-image values {"psnr", "auc" (%), "colorfulness"}, arrays (N,).
+        """
+        errors = np.sqrt(((np.asarray(pred_ab, np.float64) - true_ab) ** 2).sum(-1))
+        buckets = threshold_buckets(errors)
+        true_bins = bins.hard_encode(np.asarray(true_ab, np.float32)).numpy()
+        np.add.at(self.histogram, (true_bins.ravel(), buckets.ravel()), 1)
+        per_image_histogram = np.stack(
+            [np.bincount(b.ravel(), minlength=MAX_THRESHOLD + 2) for b in buckets]
+        )
+        per_image = {
+            "psnr": psnr(pred_rgb, true_rgb),
+            "auc": 100.0 * auc_from_histogram(per_image_histogram),
+            "colorfulness": colorfulness(pred_rgb),
+        }
+        self.psnr.extend(per_image["psnr"])
         self.ssim.extend(ssim(pred_rgb, true_rgb))
-        self.cf_pred.extend(colorfulness(pred_rgb))
+        self.cf_pred.extend(per_image["colorfulness"])
         self.cf_true.extend(colorfulness(true_rgb))
+        return per_image
 
     def result(self):
         per_bin = self.histogram

@@ -156,6 +156,15 @@ def color_target(rgb, config, bin_weights):
     return tf.concat([tf.cast(indices, tf.float32), probs, weight[..., tf.newaxis]], axis=-1)
 
 
+def crop(image, index, config):
+    """The S x S float RGB crop of uint8 `image` (H, W, 3): random resized crop and flip
+    seeded by (config.seed, index) when training, else the centre crop."""
+    if config.training:
+        seed = tf.stack([tf.constant(config.seed, tf.int64), tf.cast(index, tf.int64)])
+        return random_resized_crop(image, config.image_size, seed, config.min_crop_area)
+    return center_resize(image, config.image_size)
+
+
 def make_example(element, index, config, bin_weights):
     """Source element -> (features, targets). Pure TF; runs eagerly or in Dataset.map.
 
@@ -163,11 +172,7 @@ def make_example(element, index, config, bin_weights):
       element: {"image": uint8 (H, W, 3), "label": int32, "labels": float32 (C,)}.
       index: int64 scalar, the example's position in the stream (seeds augmentation).
     """
-    if config.training:
-        seed = tf.stack([tf.constant(config.seed, tf.int64), tf.cast(index, tf.int64)])
-        rgb = random_resized_crop(element["image"], config.image_size, seed, config.min_crop_area)
-    else:
-        rgb = center_resize(element["image"], config.image_size)
+    rgb = crop(element["image"], index, config)
     features = {"L": color.rgb_to_lightness(rgb)}
     if config.with_rgb:
         features["rgb"] = rgb
@@ -253,11 +258,6 @@ def target_rgb_dataset(source, image_size, training=False, seed=0):
     )
 
     def to_rgb(index, element):
-        if training:
-            seed_pair = tf.stack([tf.constant(seed, tf.int64), tf.cast(index, tf.int64)])
-            rgb = random_resized_crop(element["image"], image_size, seed_pair)
-        else:
-            rgb = center_resize(element["image"], image_size)
-        return target_rgb(rgb, image_size)
+        return target_rgb(crop(element["image"], index, config), image_size)
 
     return dataset.enumerate().map(to_rgb, num_parallel_calls=tf.data.AUTOTUNE)
