@@ -36,6 +36,6 @@ setup(
             "tensorflow-serving-api>=2.21,<2.22",
         ],
         "serving": ["tensorflow-serving-api>=2.21,<2.22"],
-        "bench": ["torch==2.13.0", "onnxruntime>=1.20", "tf2onnx>=1.16"],
+        "bench": ["torch==2.13.0", "onnxruntime>=1.20", "openvino>=2024.0", "tf2onnx>=1.16"],
     },
 )

@@ -78,6 +78,13 @@ flags.DEFINE_bool("cache", False, "Cache decoded training images in memory.")
 flags.DEFINE_float("min_crop_area", 0.25, "Smallest area fraction of a random crop.")
 flags.DEFINE_string("init_from", "", "Warm start: .keras or .weights.h5, loaded by layer name.")
 flags.DEFINE_integer("keep_checkpoints", 3, "How many checkpoints to keep in model_dir.")
+flags.DEFINE_enum(
+    "jit_compile",
+    "auto",
+    ["auto", "true", "false"],
+    "XLA for the training step. Keras's auto leaves it off for TensorFlow on CPU; true "
+    "trained the cpu preset's step 27% faster on 2 cores (benchmarks.train_step).",
+)
 
 
 def _value(name):

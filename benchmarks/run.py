@@ -3,19 +3,21 @@
     python -m benchmarks.run [--presets=smoke,cpu,paper] [--output=benchmarks/results.json]
 
 Measures on whatever machine runs it:
-  1. the machine's float32 peak: GFLOP/s of a large tf.matmul and of a large 3x3 conv;
-  2. per preset: parameters, FLOPs/image, training examples/s, fraction of the conv peak;
-  3. inference at batch 1 (latency) and batch 8 (throughput) for Keras, the SavedModel and
-     each TFLite variant with 1 and 2 threads (XNNPACK), with the fraction of peak.
+  1. the machine's float32 ceiling: GFLOP/s of a large tf.matmul and of a large 3x3 conv
+     (TensorFlow and LiteRT/XNNPACK), beside the nominal FMA peak;
+  2. per preset: parameters, FLOPs/image, training examples/s, fraction of the ceiling,
+     and beside it Zhang et al.'s eccv16 network trained by PyTorch at the same size;
+  3. inference at batch 1 (latency) and batch 8 (throughput) for Keras, the SavedModel,
+     each TFLite variant (XNNPACK) and the peers (benchmarks.peers: eccv16 in PyTorch, our
+     network in ONNX Runtime and OpenVINO), with 1 and 2 threads, with the fraction of peak.
 Every timing is repeated; the median and the min-max spread are reported. Models have
 random weights: speed does not depend on them. Library versions, CPU and thread settings go
-into the JSON.
+into the JSON. Peers whose library is missing (the `bench` extra) are listed as skipped.
 """
 
 import json
 import os
 import platform
-import statistics
 import tempfile
 import time
 
@@ -24,7 +26,8 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from benchmarks import train_step
+from benchmarks import peers, train_step
+from benchmarks.timing import timed
 from colorization.config import PRESETS, ModelConfig
 from colorization.model import build_model, count_flops
 
@@ -32,7 +35,11 @@ FLAGS = flags.FLAGS
 flags.DEFINE_list("presets", ["smoke", "cpu", "paper"], "Presets to measure.")
 flags.DEFINE_list("inference_presets", ["cpu", "paper"], "Presets whose inference is measured.")
 flags.DEFINE_integer("repeats", 5, "Timed repeats per measurement.")
+flags.DEFINE_bool("peers", True, "Also time the peers of benchmarks.peers that are installed.")
 flags.DEFINE_string("output", "benchmarks/results.json", "JSON output.")
+
+# The paper preset is large for a CPU: fewer repeats, and batch 8 only at the most threads.
+_LARGE = "paper"
 
 
 def preset_model(name):
@@ -40,24 +47,52 @@ def preset_model(name):
     at batch 4: its batch of 32 does not fit a CPU benchmark."""
     preset = PRESETS[name]
     fc_units = tuple(int(u) for u in preset["fc_units"].split(","))
-    batch = 4 if name == "paper" else preset["batch_size"]
+    batch = 4 if name == _LARGE else preset["batch_size"]
     return preset["image_size"], preset["width_multiplier"], fc_units, batch
 
 
-def timed(fn, repeats, warmup=1):
-    """Median and (min, max) of `repeats` timings of fn() in seconds."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), (min(times), max(times))
+def _xnnpack_conv_gflops(repeats, convs=4, size=56, channels=256):
+    """GFLOP/s of `convs` chained 3x3 float32 convolutions run by LiteRT (XNNPACK) on all
+    cores: XNNPACK's kernels beat tf.nn.conv2d here, so the ceiling must include them."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    kernels = [tf.random.normal([3, 3, channels, channels], stddev=0.02) for _ in range(convs)]
+
+    @tf.function(input_signature=[tf.TensorSpec([1, size, size, channels], tf.float32)])
+    def chain(x):
+        for kernel in kernels:
+            x = tf.nn.conv2d(x, kernel, 1, "SAME")
+        return x
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([chain.get_concrete_function()])
+    runner = Interpreter(model_content=converter.convert(), num_threads=os.cpu_count())
+    runner.allocate_tensors()
+    runner.set_tensor(
+        runner.get_input_details()[0]["index"],
+        np.random.default_rng(0).standard_normal((1, size, size, channels), np.float32),
+    )
+    seconds, _ = timed(runner.invoke, repeats)
+    return convs * 2 * size * size * 9 * channels * channels / seconds / 1e9
+
+
+def _nominal_gflops():
+    """cores x clock x 32 float32 FLOP/cycle (AVX2: two 8-wide FMA units), from /proc/cpuinfo;
+    None where that cannot be read. An estimate: turbo and the FMA unit count vary by CPU."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            text = f.read()
+    except OSError:
+        return None
+    mhz = [float(line.split(":")[1]) for line in text.splitlines() if line.startswith("cpu MHz")]
+    if not mhz or " fma " not in text or " avx2 " not in text:
+        return None
+    return os.cpu_count() * max(mhz) / 1000 * 32
 
 
 def machine_peak(repeats):
-    """GFLOP/s of a 2048^3 matmul and of a 3x3 conv (1x56x56x256 -> 256) in float32."""
+    """Float32 ceilings: a 2048^3 tf.matmul, a 3x3 tf.nn.conv2d (8x56x56x256 -> 256), the same
+    convolution through LiteRT/XNNPACK, and the nominal FMA peak. `ceiling` is the largest of
+    them; fractions of peak in the tables are against it."""
     a = tf.random.normal([2048, 2048])
     matmul = tf.function(lambda: tf.matmul(a, a))
     seconds, _ = timed(lambda: matmul().numpy(), repeats)
@@ -67,7 +102,16 @@ def machine_peak(repeats):
     conv = tf.function(lambda: tf.nn.conv2d(x, kernel, 1, "SAME"))
     seconds, _ = timed(lambda: conv().numpy(), repeats)
     conv_gflops = 2 * 8 * 56 * 56 * 9 * 256 * 256 / seconds / 1e9
-    return {"matmul_gflops": matmul_gflops, "conv3x3_gflops": conv_gflops}
+    xnnpack_gflops = _xnnpack_conv_gflops(repeats)
+    return {
+        "matmul_gflops": matmul_gflops,
+        "conv3x3_gflops": conv_gflops,
+        "xnnpack_conv3x3_gflops": xnnpack_gflops,
+        "nominal_fma_gflops": _nominal_gflops(),
+        # Large runtimes reach ~97 % of the nominal peak here, above every microbenchmark:
+        # the nominal peak is the ceiling where it can be read.
+        "ceiling_gflops": max(matmul_gflops, conv_gflops, xnnpack_gflops, _nominal_gflops() or 0),
+    }
 
 
 def keras_inference(model, batch, repeats):
@@ -87,14 +131,20 @@ def saved_model_inference(model, batch, repeats, directory):
     return timed(lambda: signature(image=image)["rgb"].numpy(), repeats)
 
 
-def tflite_inference(path, threads, repeats):
+def tflite_inference(path, threads, repeats, calls=1):
+    """Timing of `calls` back-to-back invocations (the TFLite graphs take one image)."""
     from ai_edge_litert.interpreter import Interpreter
 
     runner = Interpreter(model_path=path, num_threads=threads).get_signature_runner()
     size = runner.get_input_details()["grey"]["shape"][1]
     grey = np.random.default_rng(0).integers(0, 256, (1, size, size, 1), dtype=np.uint8)
     temperature = np.array([0.38], np.float32)
-    return timed(lambda: runner(grey=grey, temperature=temperature), repeats)
+
+    def run():
+        for _ in range(calls):
+            runner(grey=grey, temperature=temperature)
+
+    return timed(run, repeats)
 
 
 def _fmt(seconds_and_spread, per=1):
@@ -102,72 +152,115 @@ def _fmt(seconds_and_spread, per=1):
     return f"{1000 * seconds / per:.1f} ({1000 * low / per:.1f}-{1000 * high / per:.1f})"
 
 
-def main(argv):
-    del argv
-    result = {
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "logical_cpus": os.cpu_count(),
-            "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-            "tf_inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
-        },
-        "versions": {
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
-            "numpy": np.__version__,
-        },
+def _versions():
+    versions = {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__}
+    for name in ("ai_edge_litert", "torch", "onnxruntime", "openvino", "tf2onnx", "onnx"):
+        try:
+            module = __import__(name)
+            versions[name] = getattr(module, "__version__", None) or module.get_version()
+        except (ImportError, AttributeError):
+            versions[name] = None
+    return versions
+
+
+def _machine():
+    machine = {
+        "cpu": platform.processor() or platform.machine(),
+        "logical_cpus": os.cpu_count(),
+        "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "tf_inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
     }
     try:
         with open("/proc/cpuinfo") as f:
-            result["machine"]["cpu"] = next(
+            machine["cpu"] = next(
                 line.split(":", 1)[1].strip() for line in f if line.startswith("model name")
             )
     except (OSError, StopIteration):
         pass
-    peak = machine_peak(FLAGS.repeats)
-    result["peak"] = peak
-    print(f"Machine: {result['machine']['cpu']}, {result['machine']['logical_cpus']} logical CPUs")
-    print(
-        f"Peak float32: matmul {peak['matmul_gflops']:.1f} GFLOP/s, 3x3 conv {peak['conv3x3_gflops']:.1f} GFLOP/s\n"
-    )
+    return machine
 
+
+def measure_training(presets, peak, use_peers):
     print(
-        "| preset | S | width | params | GFLOPs/img (fwd) | train img/s | train GFLOP/s (3x fwd) | % of conv peak |"
+        "| preset | implementation | S | width | batch | params | GFLOPs/img (fwd) | "
+        "train img/s (min-max) | train GFLOP/s (3x fwd) | % of ceiling |"
     )
-    print("|---|---|---|---|---|---|---|---|")
-    result["training"] = []
-    for preset in FLAGS.presets:
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    rows = []
+    for preset in presets:
         size, width, fc_units, batch = preset_model(preset)
-        row = train_step.measure(
-            size, width, fc_units, batch, steps=2 if preset == "paper" else 5, repeats=3
-        )
-        # A training step costs about 3x the forward pass (forward, input and weight gradients).
-        achieved = 3 * row["gflops_per_image"] * row["train_examples_per_s"]
-        row.update(
-            preset=preset, train_gflops=achieved, fraction_of_peak=achieved / peak["conv3x3_gflops"]
-        )
-        result["training"].append(row)
-        print(
-            f"| {preset} | {size} | {width} | {row['parameters']:,} | {row['gflops_per_image']:.2f} | "
-            f"{row['train_examples_per_s']:.1f} | {achieved:.1f} | {100 * row['fraction_of_peak']:.0f}% |",
-            flush=True,
-        )
+        steps = 2 if preset == _LARGE else 5
+        row = train_step.measure(size, width, fc_units, batch, steps=steps, repeats=3)
+        row["implementation"] = "ours (keras, tf)"
+        candidates = [row]
+        if use_peers:
+            peer = peers.torch_training(
+                width,
+                size,
+                batch,
+                steps=1 if preset == _LARGE else steps,
+                repeats=2 if preset == _LARGE else 3,
+                threads=os.cpu_count(),
+            )
+            # eccv16 is our network without the class branch: same colour path FLOPs.
+            no_branch = build_model(
+                ModelConfig(
+                    image_size=size,
+                    width_multiplier=width,
+                    use_class_branch=False,
+                    use_fusion=False,
+                )
+            )
+            peer.update(
+                implementation="torch eccv16",
+                image_size=size,
+                width_multiplier=width,
+                gflops_per_image=count_flops(no_branch) / 1e9,
+            )
+            candidates.append(peer)
+        for entry in candidates:
+            # A training step costs about 3x the forward pass (forward, input and weight gradients).
+            achieved = 3 * entry["gflops_per_image"] * entry["train_examples_per_s"]
+            entry.update(
+                preset=preset,
+                batch_size=batch,
+                train_gflops=achieved,
+                fraction_of_peak=achieved / peak["ceiling_gflops"],
+            )
+            rows.append(entry)
+            low, high = entry["spread"]
+            print(
+                f"| {preset} | {entry['implementation']} | {size} | {width} | {batch} | "
+                f"{entry['parameters']:,} | {entry['gflops_per_image']:.2f} | "
+                f"{entry['train_examples_per_s']:.1f} ({low:.1f}-{high:.1f}) | {achieved:.1f} | "
+                f"{100 * entry['fraction_of_peak']:.0f}% |",
+                flush=True,
+            )
+    return rows
 
-    print(
-        "\n| preset | runtime | threads | batch-1 latency ms (min-max) | batch-8 ms/img | % of conv peak (batch 1) |"
-    )
-    print("|---|---|---|---|---|---|")
-    result["inference"] = []
+
+def measure_inference(presets, peak, repeats_default, use_peers):
     from export import tflite
 
-    for preset in FLAGS.inference_presets:
+    print(
+        "\n| preset | runtime | threads | batch-1 latency ms (min-max) | batch-8 ms/img (min-max) "
+        "| % of ceiling (batch 1) |"
+    )
+    print("|---|---|---|---|---|---|")
+    rows = []
+    installed = peers.available() if use_peers else {}
+    for preset in presets:
         size, width, fc_units, _ = preset_model(preset)
         keras.utils.set_random_seed(0)
         model = build_model(ModelConfig(image_size=size, width_multiplier=width, fc_units=fc_units))
         gflops = count_flops(model) / 1e9
-        repeats = 3 if preset == "paper" else FLAGS.repeats
+        repeats = 3 if preset == _LARGE else repeats_default
 
-        def record(runtime, threads, latency, throughput, preset=preset, gflops=gflops):
+        def batch8_wanted(threads, preset=preset):
+            return preset != _LARGE or threads in ("all", os.cpu_count())
+
+        def record(runtime, threads, latency, throughput, preset=preset, gflops=gflops, note=None):
             entry = {
                 "preset": preset,
                 "runtime": runtime,
@@ -175,9 +268,12 @@ def main(argv):
                 "batch1_latency_s": latency[0],
                 "batch1_spread_s": latency[1],
                 "batch8_s_per_image": throughput[0] / 8 if throughput else None,
-                "fraction_of_peak": gflops / latency[0] / peak["conv3x3_gflops"],
+                "batch8_spread_s_per_image": [t / 8 for t in throughput[1]] if throughput else None,
+                "fraction_of_peak": gflops / latency[0] / peak["ceiling_gflops"],
             }
-            result["inference"].append(entry)
+            if note:
+                entry["note"] = note
+            rows.append(entry)
             print(
                 f"| {preset} | {runtime} | {threads} | {_fmt(latency)} | "
                 f"{_fmt(throughput, 8) if throughput else '-'} | {100 * entry['fraction_of_peak']:.0f}% |",
@@ -189,7 +285,7 @@ def main(argv):
         )
         with tempfile.TemporaryDirectory() as directory:
             record(
-                "saved_model",
+                "saved_model (uint8 in, RGB out)",
                 "all",
                 saved_model_inference(model, 1, repeats, os.path.join(directory, "a")),
                 saved_model_inference(model, 8, repeats, os.path.join(directory, "b")),
@@ -207,11 +303,81 @@ def main(argv):
                         f"tflite {variant} ({size_mb:.1f} MB)",
                         threads,
                         tflite_inference(path, threads, repeats),
-                        None,
+                        tflite_inference(path, threads, max(2, repeats // 2), calls=8)
+                        if batch8_wanted(threads)
+                        else None,
+                        note="batch 8 = 8 back-to-back calls (batch-1 graph)",
                     )
+            session = compiled = None
+            if installed.get("onnxruntime") or installed.get("openvino"):
+                onnx_path = peers.export_onnx(model, os.path.join(directory, "model.onnx"))
+            if installed.get("onnxruntime"):
+                for threads in (1, 2):
+                    session = peers.onnxruntime_session(onnx_path, threads)
+                    record(
+                        "onnxruntime (our network)",
+                        threads,
+                        peers.onnxruntime_inference(session, 1, repeats),
+                        peers.onnxruntime_inference(session, 8, max(2, repeats // 2))
+                        if batch8_wanted(threads)
+                        else None,
+                    )
+            if installed.get("openvino"):
+                for threads in (1, 2):
+                    compiled = peers.openvino_compiled(onnx_path, threads)
+                    record(
+                        "openvino (our network)",
+                        threads,
+                        peers.openvino_inference(compiled, 1, size, repeats),
+                        peers.openvino_inference(compiled, 8, size, max(2, repeats // 2))
+                        if batch8_wanted(threads)
+                        else None,
+                    )
+            if session is not None or compiled is not None:
+                agreement = peers.logits_agreement(model, session, compiled, size)
+                print(f"  (max |logits - keras| / max |keras logit|: {agreement})", flush=True)
+                rows.append({"preset": preset, "logits_agreement": agreement})
+        if installed.get("torch"):
+            for threads in (1, 2):
+                record(
+                    "torch eccv16 (no class branch)",
+                    threads,
+                    peers.torch_inference(width, size, 1, threads, repeats),
+                    peers.torch_inference(width, size, 8, threads, max(2, repeats // 2))
+                    if batch8_wanted(threads)
+                    else None,
+                )
+    return rows
+
+
+def main(argv):
+    del argv
+    start = time.perf_counter()
+    installed = peers.available()
+    missing = [name for name, ok in installed.items() if not ok]
+    if FLAGS.peers and missing:
+        print(f"Peers not installed (pip install -e '.[bench]'): {', '.join(missing)}")
+    result = {"machine": _machine(), "versions": _versions(), "peers_installed": installed}
+    peak = machine_peak(FLAGS.repeats)
+    result["peak"] = peak
+    print(f"Machine: {result['machine']['cpu']}, {result['machine']['logical_cpus']} logical CPUs")
+    nominal = peak["nominal_fma_gflops"]
+    print(
+        f"Peak float32 GFLOP/s: matmul {peak['matmul_gflops']:.1f}, 3x3 conv (TF) "
+        f"{peak['conv3x3_gflops']:.1f}, 3x3 conv (XNNPACK) {peak['xnnpack_conv3x3_gflops']:.1f}; "
+        f"ceiling {peak['ceiling_gflops']:.1f}"
+        + (f" = nominal FMA peak {nominal:.1f}" if nominal == peak["ceiling_gflops"] else "")
+        + "\n"
+    )
+    result["training"] = measure_training(FLAGS.presets, peak, FLAGS.peers and installed["torch"])
+    print(f"  [{time.perf_counter() - start:.0f} s]", flush=True)
+    result["inference"] = measure_inference(
+        FLAGS.inference_presets, peak, FLAGS.repeats, FLAGS.peers
+    )
+    result["wall_time_s"] = time.perf_counter() - start
     with open(FLAGS.output, "w") as f:
         json.dump(result, f, indent=2)
-    print(f"\nWrote {FLAGS.output}")
+    print(f"\nWrote {FLAGS.output} in {result['wall_time_s']:.0f} s")
 
 
 if __name__ == "__main__":

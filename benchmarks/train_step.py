@@ -27,15 +27,27 @@ def _define_flags():
     flags.DEFINE_string("fc_units", "256,128,64", "fc1,fc2,fc3 widths.")
     flags.DEFINE_integer("batch_size", 16, "Batch size.")
     flags.DEFINE_integer("steps", 8, "Timed steps per configuration (after 2 warm-up steps).")
+    flags.DEFINE_enum(
+        "jit_compile",
+        "auto",
+        ["auto", "true", "false"],
+        "XLA for the train step (Keras default: auto).",
+    )
     flags.DEFINE_string("output", "", "JSON output path.")
 
 
-def measure(size, width, fc_units, batch_size, steps, repeats=3):
-    """Median and spread of training examples/s over `repeats` timed runs."""
+def measure(size, width, fc_units, batch_size, steps, repeats=3, jit_compile="auto"):
+    """Median and spread of training examples/s over `repeats` timed runs.
+
+    jit_compile: passed to model.compile; Keras's "auto" compiles with XLA whenever every
+    layer supports it, as ours do, on CPU too.
+    """
     config = ModelConfig(image_size=size, width_multiplier=width, fc_units=fc_units)
     model = build_model(config)
     loss, weights, _ = losses.build_losses(config, 5, 0.01)
-    model.compile(keras.optimizers.Adam(1e-3), loss=loss, loss_weights=weights)
+    model.compile(
+        keras.optimizers.Adam(1e-3), loss=loss, loss_weights=weights, jit_compile=jit_compile
+    )
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 100, (batch_size, size, size, 1)).astype(np.float32)
     h = size // 4
@@ -63,6 +75,7 @@ def measure(size, width, fc_units, batch_size, steps, repeats=3):
         "width_multiplier": width,
         "parameters": int(model.count_params()),
         "gflops_per_image": count_flops(model) / 1e9,
+        "jit_compile": bool(model.jit_compile),
         "train_examples_per_s": float(np.median(rates)),
         "spread": [float(min(rates)), float(max(rates))],
     }
@@ -76,7 +89,8 @@ def main(argv):
     print("|---|---|---|---|---|---|")
     for size in (int(s) for s in FLAGS.sizes.split(",")):
         for width in (float(w) for w in FLAGS.widths.split(",")):
-            row = measure(size, width, fc_units, FLAGS.batch_size, FLAGS.steps)
+            jit = {"auto": "auto", "true": True, "false": False}[FLAGS.jit_compile]
+            row = measure(size, width, fc_units, FLAGS.batch_size, FLAGS.steps, jit_compile=jit)
             rows.append(row)
             print(
                 f"| {size} | {width} | {row['parameters']:,} | {row['gflops_per_image']:.3f} | "

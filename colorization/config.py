@@ -132,6 +132,8 @@ class TrainConfig:
       min_crop_area: smallest area fraction of a training crop.
       init_from: .keras or .weights.h5 to warm-start from, matched by layer name.
       keep_checkpoints: how many checkpoints to keep.
+      jit_compile: XLA for the training step: "auto" (Keras's choice, which leaves it off
+        for TensorFlow on CPU), "true" or "false".
     """
 
     model: ModelConfig = ModelConfig()
@@ -165,6 +167,7 @@ class TrainConfig:
     min_crop_area: float = 0.25
     init_from: str = ""
     keep_checkpoints: int = 3
+    jit_compile: str = "auto"
 
     def __post_init__(self):
         def check(ok, message):
@@ -222,6 +225,10 @@ class TrainConfig:
             self.keep_checkpoints >= 1,
             f"keep_checkpoints must be >= 1. Received: {self.keep_checkpoints}",
         )
+        check(
+            self.jit_compile in ("auto", "true", "false"),
+            f"jit_compile must be auto, true or false. Received: {self.jit_compile!r}",
+        )
         check(bool(self.model_dir), "model_dir must not be empty.")
         for name in ("priors_path", "init_from"):
             path = getattr(self, name)
@@ -243,6 +250,11 @@ class TrainConfig:
     @property
     def neighbors(self):
         return 1 if self.encoding == "hard" else self.num_neighbors
+
+    @property
+    def keras_jit_compile(self):
+        """The value for model.compile(jit_compile=...)."""
+        return {"auto": "auto", "true": True, "false": False}[self.jit_compile]
 
 
 # Training presets of train_main.py (--config=NAME): flag values that become the defaults.

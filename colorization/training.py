@@ -327,7 +327,11 @@ def train(config):
             config.model, config.neighbors, config.class_loss_weight
         )
         model.compile(
-            optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=model_metrics
+            optimizer=optimizer,
+            loss=loss,
+            loss_weights=loss_weights,
+            metrics=model_metrics,
+            jit_compile=config.keras_jit_compile,
         )
         optimizer.build(model.trainable_variables)
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
@@ -386,6 +390,7 @@ def train(config):
             initial_epoch=initial_epoch,
             steps_per_epoch=config.checkpoint_every,
             callbacks=callbacks,
+            shuffle=False,  # the tf.data pipeline shuffles (seeded, resumable)
             verbose=1 if sys.stdout.isatty() else 2,
         )
         history = {k: [float(x) for x in v] for k, v in fit.history.items()}

@@ -199,6 +199,14 @@ def _decode(element):
     }
 
 
+def decoded(source, config):
+    """The source's elements with decoded "image" uint8 (H, W, 3), grey photos dropped as
+    `config.drop_grey` says; unbatched, in source order."""
+    return _drop_grey(
+        source.dataset.map(_decode, num_parallel_calls=tf.data.AUTOTUNE), source, config
+    )
+
+
 def build_dataset(source, config, bin_weights=None, repeat=None, start_example=0):
     """The batched dataset of (features, targets) for `model.fit` / evaluation.
 
@@ -253,9 +261,7 @@ def target_rgb_dataset(source, image_size, training=False, seed=0):
     """Unbatched float RGB images (S/4, S/4, 3) exactly as the colour targets see them: the
     input of data_prep.priors."""
     config = PipelineConfig(image_size=image_size, training=training, seed=seed, batch_size=1)
-    dataset = _drop_grey(
-        source.dataset.map(_decode, num_parallel_calls=tf.data.AUTOTUNE), source, config
-    )
+    dataset = decoded(source, config)
 
     def to_rgb(index, element):
         return target_rgb(crop(element["image"], index, config), image_size)

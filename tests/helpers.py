@@ -1,7 +1,12 @@
 """Generated test data: colourful photos and VOCdevkit folders, no network, no ../shared."""
 
+import pathlib
+
 import numpy as np
 from PIL import Image
+
+# The repository root: the working directory of subprocess tests.
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 VOC_NAMES = ("dog", "cat", "sheep", "horse", "cow")
 

@@ -2,7 +2,6 @@
 map functions eagerly and in Dataset.map, skip counting, and the priors CLI."""
 
 import logging
-import os
 import subprocess
 import sys
 
@@ -14,12 +13,9 @@ from PIL import Image
 
 from colorization import bins, color
 from data_prep import build_tfds, pipeline, priors, sources
+from tests.helpers import ROOT, write_vocdevkit
 from tests.helpers import photo as _photo
 from tests.helpers import voc_xml as _voc_xml
-from tests.helpers import write_vocdevkit
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 # Dominant class = largest TOTAL area: two dogs (2 x 300) beat one big cat (500).
 VOC_IMAGES = {

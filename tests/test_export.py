@@ -14,9 +14,7 @@ from PIL import Image
 from colorization import training
 from colorization.inference import Colorizer
 from export import serving_client, tflite_colorize
-from tests.helpers import photo
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import ROOT, photo
 
 
 @pytest.fixture(scope="module")

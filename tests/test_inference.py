@@ -12,9 +12,7 @@ from PIL import Image
 
 from colorization import color, inference
 from colorization.inference import Colorizer
-from tests.helpers import photo
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import ROOT, photo
 
 
 def test_compose_rgb_keeps_full_resolution_lightness():

@@ -1,7 +1,6 @@
 """colorization.model: shapes, parameter count, ablations, save/load, JAX backend."""
 
 import os
-import pathlib
 import subprocess
 import sys
 import textwrap
@@ -13,8 +12,8 @@ import tensorflow as tf
 
 from colorization.config import ModelConfig
 from colorization.model import build_model, count_flops
+from tests.helpers import ROOT
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 TINY = dict(image_size=32, width_multiplier=0.125, fc_units=(16, 16, 8), num_classes=5)
 
 # Documented in the README; printed by `python -m benchmarks.model_size`.

@@ -1,10 +1,9 @@
 """The formatter and the linter are part of the test command."""
 
-import pathlib
 import subprocess
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 
 
 def _ruff(*args):

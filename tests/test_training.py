@@ -20,8 +20,8 @@ from colorization.config import ModelConfig
 from colorization.model import build_model
 from data_prep import pipeline, sources
 from tests.conftest import tiny_train_config
+from tests.helpers import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_FLAGS = [
     "--image_size=32",
     "--width_multiplier=0.125",
@@ -272,3 +272,21 @@ def test_mixed_bfloat16_trains_on_cpu(generated_voc, tmp_path):
     summary = training.train(config)
     assert summary["steps"] == 3
     assert all(np.isfinite(v) for v in summary["final_losses"].values())
+
+
+def test_xla_training_step_matches_the_default_one(generated_voc, tmp_path):
+    """--jit_compile=true compiles the whole train step with XLA (faster on CPU, see the
+    README) and trains the same model: same data, same seed, same losses."""
+    summaries = {}
+    for jit in ("false", "true"):
+        config = tiny_train_config(
+            f"voc_dir:{generated_voc}",
+            tmp_path / jit,
+            steps=2,
+            checkpoint_every=2,
+            eval_every=2,
+            jit_compile=jit,
+        )
+        summaries[jit] = training.train(config)
+    for key, value in summaries["false"]["final_losses"].items():
+        assert np.isclose(summaries["true"]["final_losses"][key], value, rtol=1e-3), key
