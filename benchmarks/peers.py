@@ -78,16 +78,20 @@ def count_parameters_torch(model):
     return int(sum(p.numel() for p in model.parameters()) + sum(b.numel() for b in buffers))
 
 
-def torch_inference(width_multiplier, image_size, batch, threads, repeats):
-    """Median/spread seconds of one eval-mode forward pass of eccv16 at `threads` threads."""
+def torch_runner(width_multiplier, image_size, threads):
+    """run(batch, repeats) -> median/spread seconds of an eval-mode eccv16 forward pass."""
     import torch
 
-    torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = eccv16_torch(width_multiplier).eval()
-    x = torch.rand(batch, 1, image_size, image_size) * 100.0
-    with torch.inference_mode():
-        return timed(lambda: model(x), repeats)
+
+    def run(batch, repeats):
+        torch.set_num_threads(threads)
+        x = torch.rand(batch, 1, image_size, image_size) * 100.0
+        with torch.inference_mode():
+            return timed(lambda: model(x), repeats)
+
+    return run
 
 
 def torch_training(width_multiplier, image_size, batch, steps, repeats, threads):
@@ -137,41 +141,53 @@ def onnxruntime_session(path, threads):
     return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
-def onnxruntime_inference(session, batch, repeats):
-    size = session.get_inputs()[0].shape[1]
-    feed = {session.get_inputs()[0].name: _random_lightness(batch, size)}
-    return timed(lambda: session.run(["color_logits"], feed), repeats)
+def onnxruntime_runner(path, threads):
+    """run(batch, repeats) -> median/spread seconds of ONNX Runtime on random L."""
+    session = onnxruntime_session(path, threads)
+    name, size = session.get_inputs()[0].name, session.get_inputs()[0].shape[1]
+    return lambda batch, repeats: timed(
+        lambda: session.run(["color_logits"], {name: _random_lightness(batch, size)}), repeats
+    )
 
 
 def openvino_compiled(path, threads):
     import openvino
 
-    core = openvino.Core()
-    return core.compile_model(
+    return openvino.Core().compile_model(
         openvino.convert_model(path),
         "CPU",
         {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"},
     )
 
 
-def openvino_inference(compiled, batch, size, repeats):
-    request = compiled.create_infer_request()
-    x = _random_lightness(batch, size)
-    return timed(lambda: request.infer([x]), repeats)
+def openvino_runner(path, threads):
+    """run(batch, repeats) -> median/spread seconds of OpenVINO on random L."""
+    request = openvino_compiled(path, threads).create_infer_request()
+
+    size = request.model_inputs[0].get_partial_shape()[1].get_length()
+
+    def run(batch, repeats):
+        x = _random_lightness(batch, size)
+        return timed(lambda: request.infer([x]), repeats)
+
+    return run
 
 
-def logits_agreement(model, session, compiled, size):
-    """Largest |difference| of colour logits vs Keras for ONNX Runtime and OpenVINO, relative
-    to the largest |Keras logit| (random weights give small logits)."""
+def logits_agreement(model, path, installed):
+    """Largest |difference| of colour logits vs Keras for ONNX Runtime and OpenVINO on the
+    ONNX file at `path`, relative to the largest |Keras logit| (random weights give small
+    logits). `installed` is available()'s answer."""
+    size = model.input_shape[1]
     x = _random_lightness(2, size)
     reference = np.asarray(model(x, training=False)["color_logits"])
     scale = float(np.abs(reference).max())
     result = {}
-    if session is not None:
-        (ort_logits,) = session.run(["color_logits"], {session.get_inputs()[0].name: x})
-        result["onnxruntime"] = float(np.abs(ort_logits - reference).max()) / scale
-    if compiled is not None:
-        outputs = compiled([x])
-        ov_logits = next(v for k, v in outputs.items() if "color_logits" in k.get_names())
-        result["openvino"] = float(np.abs(ov_logits - reference).max()) / scale
+    if installed.get("onnxruntime"):
+        session = onnxruntime_session(path, 1)
+        (logits,) = session.run(["color_logits"], {session.get_inputs()[0].name: x})
+        result["onnxruntime"] = float(np.abs(logits - reference).max()) / scale
+    if installed.get("openvino"):
+        outputs = openvino_compiled(path, 1)([x])
+        logits = next(v for k, v in outputs.items() if "color_logits" in k.get_names())
+        result["openvino"] = float(np.abs(logits - reference).max()) / scale
     return result

@@ -131,8 +131,9 @@ def saved_model_inference(model, batch, repeats, directory):
     return timed(lambda: signature(image=image)["rgb"].numpy(), repeats)
 
 
-def tflite_inference(path, threads, repeats, calls=1):
-    """Timing of `calls` back-to-back invocations (the TFLite graphs take one image)."""
+def tflite_runner(path, threads):
+    """run(calls, repeats): timing of `calls` back-to-back invocations of a TFLite graph
+    (they take one image) on a random grey image."""
     from ai_edge_litert.interpreter import Interpreter
 
     runner = Interpreter(model_path=path, num_threads=threads).get_signature_runner()
@@ -140,11 +141,14 @@ def tflite_inference(path, threads, repeats, calls=1):
     grey = np.random.default_rng(0).integers(0, 256, (1, size, size, 1), dtype=np.uint8)
     temperature = np.array([0.38], np.float32)
 
-    def run():
-        for _ in range(calls):
-            runner(grey=grey, temperature=temperature)
+    def run(calls, repeats):
+        def invoke():
+            for _ in range(calls):
+                runner(grey=grey, temperature=temperature)
 
-    return timed(run, repeats)
+        return timed(invoke, repeats)
+
+    return run
 
 
 def _fmt(seconds_and_spread, per=1):
@@ -280,6 +284,20 @@ def measure_inference(presets, peak, repeats_default, use_peers):
                 flush=True,
             )
 
+        def sweep_threads(
+            runtime, make_run, *args, note=None, batch8_wanted=batch8_wanted, repeats=repeats
+        ):
+            """Times make_run(*args, threads=T)(batch, repeats) for T = 1, 2, batch 1 and 8."""
+            for threads in (1, 2):
+                run = make_run(*args, threads=threads)
+                record(
+                    runtime,
+                    threads,
+                    run(1, repeats),
+                    run(8, max(2, repeats // 2)) if batch8_wanted(threads) else None,
+                    note=note,
+                )
+
         record(
             "keras", "all", keras_inference(model, 1, repeats), keras_inference(model, 8, repeats)
         )
@@ -298,55 +316,23 @@ def measure_inference(presets, peak, repeats_default, use_peers):
                 model, directory, tflite.VARIANTS, calibration
             ).items():
                 size_mb = os.path.getsize(path) / 1e6
-                for threads in (1, 2):
-                    record(
-                        f"tflite {variant} ({size_mb:.1f} MB)",
-                        threads,
-                        tflite_inference(path, threads, repeats),
-                        tflite_inference(path, threads, max(2, repeats // 2), calls=8)
-                        if batch8_wanted(threads)
-                        else None,
-                        note="batch 8 = 8 back-to-back calls (batch-1 graph)",
-                    )
-            session = compiled = None
+                sweep_threads(
+                    f"tflite {variant} ({size_mb:.1f} MB)",
+                    tflite_runner,
+                    path,
+                    note="batch 8 = 8 back-to-back calls (batch-1 graph)",
+                )
             if installed.get("onnxruntime") or installed.get("openvino"):
                 onnx_path = peers.export_onnx(model, os.path.join(directory, "model.onnx"))
-            if installed.get("onnxruntime"):
-                for threads in (1, 2):
-                    session = peers.onnxruntime_session(onnx_path, threads)
-                    record(
-                        "onnxruntime (our network)",
-                        threads,
-                        peers.onnxruntime_inference(session, 1, repeats),
-                        peers.onnxruntime_inference(session, 8, max(2, repeats // 2))
-                        if batch8_wanted(threads)
-                        else None,
-                    )
-            if installed.get("openvino"):
-                for threads in (1, 2):
-                    compiled = peers.openvino_compiled(onnx_path, threads)
-                    record(
-                        "openvino (our network)",
-                        threads,
-                        peers.openvino_inference(compiled, 1, size, repeats),
-                        peers.openvino_inference(compiled, 8, size, max(2, repeats // 2))
-                        if batch8_wanted(threads)
-                        else None,
-                    )
-            if session is not None or compiled is not None:
-                agreement = peers.logits_agreement(model, session, compiled, size)
+                if installed.get("onnxruntime"):
+                    sweep_threads("onnxruntime (our network)", peers.onnxruntime_runner, onnx_path)
+                if installed.get("openvino"):
+                    sweep_threads("openvino (our network)", peers.openvino_runner, onnx_path)
+                agreement = peers.logits_agreement(model, onnx_path, installed)
                 print(f"  (max |logits - keras| / max |keras logit|: {agreement})", flush=True)
                 rows.append({"preset": preset, "logits_agreement": agreement})
         if installed.get("torch"):
-            for threads in (1, 2):
-                record(
-                    "torch eccv16 (no class branch)",
-                    threads,
-                    peers.torch_inference(width, size, 1, threads, repeats),
-                    peers.torch_inference(width, size, 8, threads, max(2, repeats // 2))
-                    if batch8_wanted(threads)
-                    else None,
-                )
+            sweep_threads("torch eccv16 (no class branch)", peers.torch_runner, width, size)
     return rows
 
 
