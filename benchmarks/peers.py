@@ -145,9 +145,12 @@ def onnxruntime_runner(path, threads):
     """run(batch, repeats) -> median/spread seconds of ONNX Runtime on random L."""
     session = onnxruntime_session(path, threads)
     name, size = session.get_inputs()[0].name, session.get_inputs()[0].shape[1]
-    return lambda batch, repeats: timed(
-        lambda: session.run(["color_logits"], {name: _random_lightness(batch, size)}), repeats
-    )
+
+    def run(batch, repeats):
+        feed = {name: _random_lightness(batch, size)}
+        return timed(lambda: session.run(["color_logits"], feed), repeats)
+
+    return run
 
 
 def openvino_compiled(path, threads):
