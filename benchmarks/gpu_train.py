@@ -240,20 +240,36 @@ def read_weight_shards(model, directory):
 def main(argv):
     del argv
     from colorization import losses
-    from colorization.config import ModelConfig
+    from colorization.config import ModelConfig, TrainConfig
     from colorization.model import build_model
+    from colorization.optimizer import build_optimizer
 
     try:
         pack = load_pack(FLAGS.pack)
     except ValueError as e:
         sys.exit(f"error: {e}")
     size = int(pack["metadata"]["image_size"])
-    config = ModelConfig(
-        image_size=size,
-        width_multiplier=FLAGS.width_multiplier,
-        fc_units=tuple(int(u) for u in FLAGS.fc_units),
-        dtype_policy=FLAGS.dtype_policy,
-    )
+    # Both configs validate the flags before any data is prepared.
+    try:
+        config = ModelConfig(
+            image_size=size,
+            width_multiplier=FLAGS.width_multiplier,
+            fc_units=tuple(int(u) for u in FLAGS.fc_units),
+            dtype_policy=FLAGS.dtype_policy,
+        )
+        train_config = TrainConfig(
+            model=config,
+            model_dir=FLAGS.output_dir,
+            batch_size=FLAGS.batch_size,
+            steps=FLAGS.steps,
+            learning_rate=FLAGS.learning_rate,
+            warmup_steps=FLAGS.warmup_steps,
+            class_loss_weight=FLAGS.class_loss_weight,
+            num_neighbors=FLAGS.num_neighbors,
+            seed=FLAGS.seed,
+        )
+    except ValueError as e:
+        sys.exit(f"error: {e}")
     os.makedirs(FLAGS.output_dir, exist_ok=True)
     keras.utils.set_random_seed(FLAGS.seed)
     start = time.perf_counter()
@@ -266,21 +282,11 @@ def main(argv):
     print(f"{len(labels)} photos at {size}x{size} prepared in {prep_s:.1f} s", flush=True)
 
     model = build_model(config)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0 if FLAGS.warmup_steps else FLAGS.learning_rate,
-        decay_steps=max(FLAGS.steps - FLAGS.warmup_steps, 1),
-        alpha=0.01,
-        warmup_target=FLAGS.learning_rate if FLAGS.warmup_steps else None,
-        warmup_steps=FLAGS.warmup_steps,
-    )
     loss, loss_weights, metrics = losses.build_losses(
-        config, FLAGS.num_neighbors, FLAGS.class_loss_weight
+        config, train_config.neighbors, train_config.class_loss_weight
     )
     model.compile(
-        keras.optimizers.Adam(schedule, beta_1=0.9, beta_2=0.99),
-        loss=loss,
-        loss_weights=loss_weights,
-        metrics=metrics,
+        build_optimizer(train_config), loss=loss, loss_weights=loss_weights, metrics=metrics
     )
     budget = TimeBudget(FLAGS.seconds)
     steps_per_epoch = min(200, FLAGS.steps)

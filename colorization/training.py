@@ -27,6 +27,7 @@ import tensorflow as tf
 from colorization import evaluation, losses
 from colorization.config import TrainConfig
 from colorization.model import build_model, count_flops
+from colorization.optimizer import build_optimizer
 from data_prep import pipeline, priors, sources
 
 log = logging.getLogger(__name__)
@@ -54,29 +55,6 @@ def is_chief(strategy):
         return True
     return resolver.task_type == "chief" or (
         resolver.task_type == "worker" and resolver.task_id == 0
-    )
-
-
-def learning_rate_schedule(config):
-    if config.schedule == "constant" and not config.warmup_steps:
-        return config.learning_rate
-    decay_steps = max(config.steps - config.warmup_steps, 1)
-    alpha = 1.0 if config.schedule == "constant" else 0.01
-    return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0 if config.warmup_steps else config.learning_rate,
-        decay_steps=decay_steps,
-        alpha=alpha,
-        warmup_target=config.learning_rate if config.warmup_steps else None,
-        warmup_steps=config.warmup_steps,
-    )
-
-
-def build_optimizer(config):
-    return keras.optimizers.Adam(
-        learning_rate=learning_rate_schedule(config),
-        beta_1=config.beta_1,
-        beta_2=config.beta_2,
-        weight_decay=config.weight_decay or None,
     )
 
 

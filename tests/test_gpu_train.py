@@ -157,3 +157,14 @@ def test_bad_pack_fails_clearly(tmp_path):
     result = run_without_tensorflow([f"--pack={bad}", f"--output_dir={tmp_path}"])
     assert result.returncode != 0
     assert "Cannot read pack" in result.stderr and "gpu_pack" in result.stderr
+
+
+def test_bad_flag_fails_before_any_preparation(small_pack, tmp_path):
+    path, _, _ = small_pack
+    out = tmp_path / "run"
+    result = run_without_tensorflow(
+        [f"--pack={path}", f"--output_dir={out}", "--steps=3", "--warmup_steps=5"]
+    )
+    assert result.returncode != 0
+    assert "warmup_steps must be in [0, steps=3). Received: 5" in result.stderr
+    assert "prepared" not in result.stdout and not out.exists()
