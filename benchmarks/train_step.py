@@ -6,12 +6,12 @@ Prints a Markdown table and writes JSON (--output). Used to choose the `cpu` pre
 """
 
 import json
-import time
 
 import keras
 import numpy as np
 from absl import app, flags
 
+from benchmarks.timing import timed
 from colorization import losses
 from colorization.config import ModelConfig
 from colorization.model import build_model, count_flops
@@ -62,22 +62,23 @@ def measure(size, width, fc_units, batch_size, steps, repeats=3, jit_compile="au
         ),
         "class_logits": rng.integers(0, 20, batch_size),
     }
-    model.train_on_batch(x, y)
-    model.train_on_batch(x, y)
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+
+    def run_steps():
         for _ in range(steps):
             model.train_on_batch(x, y)
-        rates.append(steps * batch_size / (time.perf_counter() - start))
+
+    # Two warm-up steps: the first builds and traces the step, the second settles it.
+    model.train_on_batch(x, y)
+    model.train_on_batch(x, y)
+    seconds, (low, high) = timed(run_steps, repeats, warmup=0)
     return {
         "image_size": size,
         "width_multiplier": width,
         "parameters": int(model.count_params()),
         "gflops_per_image": count_flops(model) / 1e9,
         "jit_compile": bool(model.jit_compile),
-        "train_examples_per_s": float(np.median(rates)),
-        "spread": [float(min(rates)), float(max(rates))],
+        "train_examples_per_s": steps * batch_size / seconds,
+        "spread": [steps * batch_size / high, steps * batch_size / low],
     }
 
 
