@@ -1,12 +1,22 @@
 """Generated test data: colourful photos and VOCdevkit folders, no network, no ../shared."""
 
 import pathlib
+import subprocess
+import sys
 
 import numpy as np
 from PIL import Image
 
 # The repository root: the working directory of subprocess tests.
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def run_module(module, *args, env=None):
+    """Runs `python -m module args...` from the repository root, capturing text output."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
 
 VOC_NAMES = ("dog", "cat", "sheep", "horse", "cow")
 

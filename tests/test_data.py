@@ -2,8 +2,6 @@
 map functions eagerly and in Dataset.map, skip counting, and the priors CLI."""
 
 import logging
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,8 +11,8 @@ from PIL import Image
 
 from colorization import bins, color
 from data_prep import build_tfds, pipeline, priors, sources
-from tests.helpers import ROOT, write_vocdevkit
 from tests.helpers import photo as _photo
+from tests.helpers import run_module, write_vocdevkit
 from tests.helpers import voc_xml as _voc_xml
 
 # Dominant class = largest TOTAL area: two dogs (2 x 300) beat one big cat (500).
@@ -278,34 +276,20 @@ def test_grey_images_are_dropped_for_unaudited_sources():
 
 def test_priors_cli_on_an_image_folder(image_folder, tmp_path):
     output = tmp_path / "priors.npz"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "data_prep.priors",
-            f"--dataset=folder:{image_folder}",
-            "--image_size=32",
-            f"--output={output}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    result = run_module(
+        "data_prep.priors",
+        f"--dataset=folder:{image_folder}",
+        "--image_size=32",
+        f"--output={output}",
     )
     assert result.returncode == 0, result.stderr
     loaded = priors.Priors.load(output)
     assert loaded.metadata["num_images"] == 4 and loaded.metadata["num_pixels"] == 4 * 64
     assert np.isclose((loaded.smoothed_probs * loaded.weights).sum(), 1.0)
-    bad = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "data_prep.priors",
-            "--dataset=skimage",
-            "--image_size=30",
-            "--output=x",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    bad = run_module(
+        "data_prep.priors",
+        "--dataset=skimage",
+        "--image_size=30",
+        "--output=x",
     )
     assert bad.returncode != 0 and "image_size" in bad.stderr

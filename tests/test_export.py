@@ -14,25 +14,18 @@ from PIL import Image
 from colorization import training
 from colorization.inference import Colorizer
 from export import serving_client, tflite_colorize
-from tests.helpers import ROOT, photo
+from tests.helpers import ROOT, photo, run_module
 
 
 @pytest.fixture(scope="module")
 def exported(tiny_model_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("exported")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "export",
-            f"--checkpoint={tiny_model_dir}",
-            f"--output_dir={out}",
-            "--formats=saved_model,tflite",
-            "--calibration_images=8",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    result = run_module(
+        "export",
+        f"--checkpoint={tiny_model_dir}",
+        f"--output_dir={out}",
+        "--formats=saved_model,tflite",
+        "--calibration_images=8",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return out
@@ -224,16 +217,9 @@ def test_numpy_colour_maths_match_tensorflow():
 
 
 def test_export_cli_rejects_bad_flags(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "export",
-            f"--checkpoint={tmp_path / 'none'}",
-            f"--output_dir={tmp_path}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    result = run_module(
+        "export",
+        f"--checkpoint={tmp_path / 'none'}",
+        f"--output_dir={tmp_path}",
     )
     assert result.returncode == 2 and "does not exist" in result.stderr

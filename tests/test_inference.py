@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,7 +10,7 @@ from PIL import Image
 
 from colorization import color, inference
 from colorization.inference import Colorizer
-from tests.helpers import ROOT, photo
+from tests.helpers import photo, run_module
 
 
 def test_compose_rgb_keeps_full_resolution_lightness():
@@ -49,12 +47,7 @@ def test_colorizer_rejects_bad_temperature(tiny_model_dir):
 
 
 def _colorize_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "colorization.colorize", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    return run_module("colorization.colorize", *args)
 
 
 def test_colorize_cli_on_odd_inputs(tiny_model_dir, tmp_path):
@@ -95,22 +88,15 @@ def test_colorize_cli_bad_model_is_a_clear_error(tmp_path):
 
 def test_evaluate_cli_writes_metrics_and_report(tiny_model_dir, generated_voc, tmp_path):
     out = tmp_path / "eval"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "colorization.evaluate",
-            f"--model={tiny_model_dir}",
-            f"--second_model={tiny_model_dir / 'model.keras'}",
-            f"--dataset=voc_dir:{generated_voc}",
-            "--split=val",
-            f"--output_dir={out}",
-            "--temperatures=0.2,1.0",
-            "--report_images=3",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    result = run_module(
+        "colorization.evaluate",
+        f"--model={tiny_model_dir}",
+        f"--second_model={tiny_model_dir / 'model.keras'}",
+        f"--dataset=voc_dir:{generated_voc}",
+        "--split=val",
+        f"--output_dir={out}",
+        "--temperatures=0.2,1.0",
+        "--report_images=3",
     )
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((out / "metrics.json").read_text())
