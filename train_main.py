@@ -76,7 +76,20 @@ flags.DEFINE_integer("eval_examples", 256, "Validation images per evaluation (0 
 flags.DEFINE_float("temperature", 0.38, "Annealed-mean temperature for evaluation.")
 flags.DEFINE_bool("cache", False, "Cache decoded training images in memory.")
 flags.DEFINE_float("min_crop_area", 0.25, "Smallest area fraction of a random crop.")
-flags.DEFINE_string("init_from", "", "Warm start: .keras or .weights.h5, loaded by layer name.")
+flags.DEFINE_string(
+    "init_from",
+    "",
+    "Warm start: .keras or .weights.h5 (loaded by layer name); for --backbone=mobilenet_v2 "
+    "also mobilenet_v2:PATH.tflite (an ImageNet MobileNetV2 TFLite classifier, offline) or "
+    "imagenet (keras.applications, needs a network).",
+)
+flags.DEFINE_enum(
+    "backbone",
+    "vgg16",
+    ["vgg16", "mobilenet_v2"],
+    "Shared trunk: the paper's VGG16 layout, or ImageNet MobileNetV2 (width 1.0).",
+)
+flags.DEFINE_bool("freeze_backbone", False, "Keep the MobileNetV2 trunk's weights fixed.")
 flags.DEFINE_integer("keep_checkpoints", 3, "How many checkpoints to keep in model_dir.")
 flags.DEFINE_enum(
     "jit_compile",
@@ -119,6 +132,8 @@ def config_from_flags():
         use_fusion=_value("fusion") and _value("class_branch"),
         class_loss=_value("class_loss"),
         dtype_policy=_value("dtype_policy"),
+        backbone=_value("backbone"),
+        freeze_backbone=_value("freeze_backbone"),
     )
     # Every TrainConfig field has a flag of the same name, except priors_path (--priors).
     renamed = {"priors_path": "priors"}
@@ -127,7 +142,9 @@ def config_from_flags():
         for field in dataclasses.fields(TrainConfig)
         if field.name != "model"
     }
-    return TrainConfig(model=model, **values)
+    config = TrainConfig(model=model, **values)
+    config.check_files()
+    return config
 
 
 def _with_epochs(config):
@@ -137,7 +154,9 @@ def _with_epochs(config):
     epochs = _value("epochs")
     if epochs <= 0:
         return config
-    size = sources.load_source(config.dataset, config.train_split, config.data_dir).num_examples
+    size = sources.load_source(
+        config.dataset, config.train_split, config.data_dir, seed=config.seed
+    ).num_examples
     if not size:
         raise ValueError(f"--epochs needs a data set of known size; {config.dataset!r} has none.")
     steps = max(1, epochs * size // config.batch_size)
@@ -154,12 +173,13 @@ def main(argv):
         print(f"error: {e}", file=sys.stderr)
         return 2
     from colorization import training
+    from colorization.imagenet_weights import PretrainedError
     from data_prep.sources import SourceError
 
     try:
         config = _with_epochs(config)
         training.train(config)
-    except SourceError as e:
+    except (SourceError, PretrainedError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

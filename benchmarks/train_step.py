@@ -34,15 +34,40 @@ def _define_flags():
         "XLA for the train step (Keras default: auto).",
     )
     flags.DEFINE_string("output", "", "JSON output path.")
+    flags.DEFINE_enum("backbone", "vgg16", ["vgg16", "mobilenet_v2"], "Shared trunk.")
+    flags.DEFINE_string(
+        "freeze_backbone", "false", "Comma-separated true/false values to measure (mobilenet_v2)."
+    )
+    flags.DEFINE_string(
+        "dtype_policies", "float32", "Comma-separated precision policies to measure."
+    )
 
 
-def measure(size, width, fc_units, batch_size, steps, repeats=3, jit_compile="auto"):
+def measure(
+    size,
+    width,
+    fc_units,
+    batch_size,
+    steps,
+    repeats=3,
+    jit_compile="auto",
+    backbone="vgg16",
+    freeze_backbone=False,
+    dtype_policy="float32",
+):
     """Median and spread of training examples/s over `repeats` timed runs.
 
     jit_compile: passed to model.compile; Keras's "auto" compiles with XLA whenever every
     layer supports it, as ours do, on CPU too.
     """
-    config = ModelConfig(image_size=size, width_multiplier=width, fc_units=fc_units)
+    config = ModelConfig(
+        image_size=size,
+        width_multiplier=width,
+        fc_units=fc_units,
+        backbone=backbone,
+        freeze_backbone=freeze_backbone,
+        dtype_policy=dtype_policy,
+    )
     model = build_model(config)
     loss, weights, _ = losses.build_losses(config, 5, 0.01)
     model.compile(
@@ -77,6 +102,9 @@ def measure(size, width, fc_units, batch_size, steps, repeats=3, jit_compile="au
         "parameters": int(model.count_params()),
         "gflops_per_image": count_flops(model) / 1e9,
         "jit_compile": bool(model.jit_compile),
+        "backbone": backbone,
+        "freeze_backbone": freeze_backbone,
+        "dtype_policy": dtype_policy,
         "train_examples_per_s": steps * batch_size / seconds,
         "spread": [steps * batch_size / high, steps * batch_size / low],
     }
@@ -86,18 +114,35 @@ def main(argv):
     del argv
     fc_units = tuple(int(u) for u in FLAGS.fc_units.split(","))
     rows = []
-    print("| size | width | params | GFLOPs/img | train img/s (median) | min-max |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| backbone | frozen | dtype | size | width | params | GFLOPs/img | train img/s "
+        "(median) | min-max |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    jit = {"auto": "auto", "true": True, "false": False}[FLAGS.jit_compile]
     for size in (int(s) for s in FLAGS.sizes.split(",")):
         for width in (float(w) for w in FLAGS.widths.split(",")):
-            jit = {"auto": "auto", "true": True, "false": False}[FLAGS.jit_compile]
-            row = measure(size, width, fc_units, FLAGS.batch_size, FLAGS.steps, jit_compile=jit)
-            rows.append(row)
-            print(
-                f"| {size} | {width} | {row['parameters']:,} | {row['gflops_per_image']:.3f} | "
-                f"{row['train_examples_per_s']:.1f} | {row['spread'][0]:.1f}-{row['spread'][1]:.1f} |",
-                flush=True,
-            )
+            for frozen in FLAGS.freeze_backbone.split(","):
+                for policy in FLAGS.dtype_policies.split(","):
+                    row = measure(
+                        size,
+                        width,
+                        fc_units,
+                        FLAGS.batch_size,
+                        FLAGS.steps,
+                        jit_compile=jit,
+                        backbone=FLAGS.backbone,
+                        freeze_backbone=frozen.strip() == "true",
+                        dtype_policy=policy.strip(),
+                    )
+                    rows.append(row)
+                    print(
+                        f"| {FLAGS.backbone} | {row['freeze_backbone']} | {policy} | {size} | "
+                        f"{width} | {row['parameters']:,} | {row['gflops_per_image']:.3f} | "
+                        f"{row['train_examples_per_s']:.1f} | {row['spread'][0]:.1f}-"
+                        f"{row['spread'][1]:.1f} |",
+                        flush=True,
+                    )
     if FLAGS.output:
         with open(FLAGS.output, "w") as f:
             json.dump({"batch_size": FLAGS.batch_size, "rows": rows}, f, indent=2)

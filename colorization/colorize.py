@@ -1,9 +1,10 @@
 """Colorizes photos with a trained model.
 
-    python -m colorization.colorize photo.jpg album/ --model=runs/cpu --output_dir=out
+    python -m colorization.colorize photo.jpg album/ --output_dir=out
+    python -m colorization.colorize photo.jpg --model=runs/cpu --output_dir=out
 
 --model: a .keras file, a training model_dir, an exported SavedModel directory or a .tflite
-file. Inputs: files and folders (recursively) of JPEG/PNG/BMP/GIF/WebP, grey or colour
+file; by default the colorizer that ships with the package (colorization/pretrained). Inputs: files and folders (recursively) of JPEG/PNG/BMP/GIF/WebP, grey or colour
 (colour photos are made grey first, so results can be compared with the original). Each
 output is OUTPUT_DIR/<name>.png at the input's size. Unreadable files are reported and
 skipped; existing outputs are kept unless --overwrite.
@@ -15,13 +16,15 @@ import sys
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model", None, "Model: .keras, model_dir, SavedModel dir or .tflite.")
+flags.DEFINE_string(
+    "model", None, "Model: .keras, model_dir, SavedModel dir or .tflite; default: the shipped one."
+)
 flags.DEFINE_string("output_dir", None, "Where to write the coloured PNGs.")
 flags.DEFINE_float("temperature", 0.38, "Annealed-mean temperature (lower = more vivid).")
 flags.DEFINE_bool("overwrite", False, "Replace existing outputs.")
 flags.DEFINE_integer("num_threads", None, "Threads for TFLite.")
 flags.DEFINE_bool("side_by_side", False, "Write grey | colour | original next to each other.")
-flags.mark_flags_as_required(["model", "output_dir"])
+flags.mark_flags_as_required(["output_dir"])
 flags.register_validator("temperature", lambda t: t > 0, "--temperature must be > 0")
 
 
@@ -109,7 +112,7 @@ def main(argv):
     inputs = argv[1:]
     if not inputs:
         raise app.UsageError("Give at least one input file or folder.")
-    if not os.path.exists(FLAGS.model):
+    if FLAGS.model is not None and not os.path.exists(FLAGS.model):
         print(f"error: --model={FLAGS.model!r} does not exist.", file=sys.stderr)
         return 2
     counts = run_colorize(

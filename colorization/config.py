@@ -8,6 +8,7 @@ import os
 
 _DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 _CLASS_LOSSES = ("softmax", "sigmoid")
+BACKBONES = ("vgg16", "mobilenet_v2")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +31,10 @@ class ModelConfig:
       num_bins: colour bins of the output (313 for the Zhang et al. gamut).
       sync_batch_norm: batch statistics over the global batch across replicas (TensorFlow
         backend only); training turns it on when a strategy has more than one replica.
+      backbone: "vgg16" (the paper's trunk: VGG16's 13 convolutions in Zhang et al.'s
+        layout, scaled by width_multiplier) or "mobilenet_v2" (ImageNet MobileNetV2 at width
+        1.0; width_multiplier then scales the colour path and class branch only).
+      freeze_backbone: keep the trunk's weights fixed (mobilenet_v2).
     """
 
     image_size: int = 224
@@ -42,9 +47,25 @@ class ModelConfig:
     dtype_policy: str = "float32"
     num_bins: int = 313
     sync_batch_norm: bool = False
+    backbone: str = "vgg16"
+    freeze_backbone: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "fc_units", tuple(int(u) for u in self.fc_units))
+        if self.backbone not in BACKBONES:
+            raise ValueError(
+                f"backbone must be one of {BACKBONES}. Received: backbone={self.backbone!r}"
+            )
+        if self.backbone == "mobilenet_v2" and self.image_size % 32:
+            raise ValueError(
+                "backbone mobilenet_v2 needs image_size a multiple of 32 (its deepest features "
+                f"are at S/32). Received: image_size={self.image_size!r}"
+            )
+        if self.freeze_backbone and self.backbone != "mobilenet_v2":
+            raise ValueError(
+                "freeze_backbone needs backbone=mobilenet_v2 (the vgg16 trunk has no ImageNet "
+                f"start offline). Received: backbone={self.backbone!r}"
+            )
         if not isinstance(self.image_size, int) or self.image_size < 16 or self.image_size % 8:
             raise ValueError(
                 f"image_size must be an integer >= 16 and a multiple of 8. "
@@ -130,7 +151,9 @@ class TrainConfig:
       temperature: annealed-mean temperature for evaluation images and metrics.
       cache: keep decoded training images in memory.
       min_crop_area: smallest area fraction of a training crop.
-      init_from: .keras or .weights.h5 to warm-start from, matched by layer name.
+      init_from: .keras or .weights.h5 to warm-start from, matched by layer name;
+        mobilenet_v2:PATH.tflite (ImageNet MobileNetV2 from a TFLite classifier, offline) or
+        imagenet (keras.applications, needs a network) for the mobilenet_v2 trunk.
       keep_checkpoints: how many checkpoints to keep.
       jit_compile: XLA for the training step: "auto" (Keras's choice, which leaves it off
         for TensorFlow on CPU), "true" or "false".
@@ -230,13 +253,35 @@ class TrainConfig:
             f"jit_compile must be auto, true or false. Received: {self.jit_compile!r}",
         )
         check(bool(self.model_dir), "model_dir must not be empty.")
-        for name in ("priors_path", "init_from"):
-            path = getattr(self, name)
-            check(not path or os.path.exists(path), f"{name} {path!r} does not exist.")
+        init = self.init_from
+        pretrained = init.startswith("mobilenet_v2:") or init == "imagenet"
         check(
-            not self.init_from or self.init_from.endswith((".keras", ".weights.h5")),
-            f"init_from must be a .keras or .weights.h5 file. Received: {self.init_from!r}",
+            not init or pretrained or init.endswith((".keras", ".weights.h5")),
+            "init_from must be a .keras or .weights.h5 file, mobilenet_v2:PATH.tflite or "
+            f"imagenet. Received: {init!r}",
         )
+        check(
+            not init.startswith("mobilenet_v2:") or init.endswith(".tflite"),
+            f"init_from=mobilenet_v2:PATH needs a .tflite file. Received: {init!r}",
+        )
+        check(
+            not pretrained or self.model.backbone == "mobilenet_v2",
+            f"init_from={init!r} loads an ImageNet MobileNetV2 trunk; it needs "
+            f"backbone=mobilenet_v2. Received: backbone={self.model.backbone!r}",
+        )
+
+    def check_files(self):
+        """Raises ValueError when a file this run reads (priors, init_from) is missing.
+
+        Checked when a run starts, not when a saved config is loaded: a trained model stays
+        loadable after the files it was trained from have moved.
+        """
+        path = self.init_from
+        if path.startswith("mobilenet_v2:"):
+            path = path[len("mobilenet_v2:") :]
+        for name, value in (("priors_path", self.priors_path), ("init_from", path)):
+            if value and value != "imagenet" and not os.path.exists(value):
+                raise ValueError(f"{name} {value!r} does not exist.")
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -275,10 +320,35 @@ PRESETS = {
         eval_every=10,
         eval_examples=6,
     ),
-    # The best model the 2-core CPU trains in about an hour (see README for the measurements).
+    # The best colorizer the 2-core CPU trains in about an hour: an ImageNet MobileNetV2 trunk
+    # (offline, from a TFLite file), all shared photos (see README for the measurements).
     "cpu": dict(
-        dataset="voc_dir:../shared/data/voc2012_animals",
+        dataset=(
+            "voc_dir:../shared/data/voc2012_animals,voc_dir:../shared/data/voc_street,"
+            "folder:../shared/data/photos"
+        ),
         model_dir="runs/cpu",
+        backbone="mobilenet_v2",
+        init_from="mobilenet_v2:../shared/pretrained/mobilenet_v2_1.0_224_quant.tflite",
+        freeze_backbone=True,
+        image_size=160,
+        width_multiplier=0.5,
+        fc_units="256,128,64",
+        batch_size=16,
+        steps=4000,
+        learning_rate=1e-3,
+        warmup_steps=200,
+        class_loss_weight=0.1,
+        checkpoint_every=100,
+        eval_every=500,
+        eval_examples=0,
+        cache=True,
+        jit_compile="true",
+    ),
+    # The earlier from-scratch CPU recipe (the paper's trunk at width 0.25, one data set).
+    "cpu_scratch": dict(
+        dataset="voc_dir:../shared/data/voc2012_animals",
+        model_dir="runs/cpu_scratch",
         image_size=96,
         width_multiplier=0.25,
         fc_units="256,128,64",

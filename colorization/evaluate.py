@@ -8,6 +8,14 @@
 Writes OUTPUT_DIR/metrics.json (every metric for every method, the per-class table and the
 settings), OUTPUT_DIR/contact_sheet.png (grey | each model | truth) and a self-contained
 OUTPUT_DIR/report.html with per-image metrics. --temperatures=0.2,0.38,1 adds a sweep.
+
+--protocol=full scores the photos as users see them instead: every val photo at its own
+size through the colorize path (any model the colorize CLI takes: .keras, model_dir,
+SavedModel, .tflite), with 95 % bootstrap intervals over photos and the paired difference
+to the grey photo; a comma-separated --dataset is reported per set and for all together:
+
+    python -m colorization.evaluate --protocol=full --output_dir=eval/full \
+        --dataset=voc_dir:../shared/data/voc2012_animals,voc_dir:../shared/data/voc_street
 """
 
 import base64
@@ -16,10 +24,21 @@ import json
 import os
 import sys
 
+import numpy as np
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model", None, "Model: .keras file, model_dir or checkpoint.")
+flags.DEFINE_string(
+    "model", None, "Model: .keras file, model_dir or checkpoint (full: also SavedModel, .tflite)."
+)
+flags.DEFINE_enum(
+    "protocol",
+    "crop",
+    ["crop", "full"],
+    "crop: centre crops at the model's size; full: whole photos at their own size through "
+    "the colorize path, with bootstrap intervals.",
+)
+flags.DEFINE_integer("bootstrap", 1000, "Bootstrap resamples for --protocol=full.")
 flags.DEFINE_string("second_model", "", "Optional second model (e.g. an ablation).")
 flags.DEFINE_string("dataset", None, "Source spec; default: the model's validation data.")
 flags.DEFINE_string("split", "val", "Split.")
@@ -193,6 +212,134 @@ def run_evaluation(
     return summary
 
 
+def _sheet_row(images, height=160):
+    import tensorflow as tf
+
+    resized = []
+    for image in images:
+        width = max(1, round(image.shape[1] * height / image.shape[0]))
+        resized.append(
+            tf.cast(tf.round(tf.image.resize(image, (height, width), antialias=True)), tf.uint8)
+        )
+    return np.concatenate(resized, axis=1)
+
+
+def _format_row(name, summary, group):
+    m, iv = summary[group], summary["interval"][group]
+    return (
+        f"| {name} | {group} | {summary['num_images']} | {m['auc']:.2f} "
+        f"[{iv['auc'][0]:.2f}, {iv['auc'][1]:.2f}] | {m['rebalanced_auc']:.2f} "
+        f"[{iv['rebalanced_auc'][0]:.2f}, {iv['rebalanced_auc'][1]:.2f}] | {m['psnr']:.2f} | "
+        f"{100 * m['colorfulness_ratio']:.0f}% |"
+    )
+
+
+def run_full_evaluation(
+    model_path,
+    output_dir,
+    dataset,
+    split="val",
+    temperature=0.38,
+    max_examples=0,
+    report_images=8,
+    num_bootstrap=1000,
+    data_dir=None,
+):
+    """--protocol=full: scores whole photos through the colorize path; returns the summary."""
+    import tensorflow as tf
+
+    from colorization import photo_eval
+    from colorization.inference import Colorizer
+    from data_prep import pipeline, sources
+
+    colorizer = Colorizer(model_path, temperature=temperature)
+    spec = dataset or _model_val_spec(model_path)
+    parts = sources.split_spec(spec)
+    all_records, per_set, sheet_rows = [], {}, []
+    for part in parts:
+        part_split = split if sources.has_splits(part) else "train"
+        source = sources.load_source(part, part_split, data_dir)
+        print(source.summary(), flush=True)
+        config = pipeline.PipelineConfig(training=False, batch_size=1)
+        photos = (
+            (e["image"].numpy(), int(e["label"].numpy())) for e in pipeline.decoded(source, config)
+        )
+        records = photo_eval.evaluate_photos(colorizer.colorize_batch, photos, max_examples)
+        summary = photo_eval.summarize(records, num_bootstrap)
+        summary["class"] = photo_eval.class_accuracy(records)
+        per_set[part] = summary
+        all_records += records
+        # Grey | ours | truth for the first photos of each set.
+        shown = 0
+        for image, _ in (
+            (e["image"].numpy(), 0) for e in pipeline.decoded(source, config).take(report_images)
+        ):
+            coloured = colorizer.colorize(image)
+            grey = np.repeat(np.asarray(tf.image.rgb_to_grayscale(image)), 3, -1)
+            sheet_rows.append(_sheet_row([grey, coloured, image]))
+            shown += 1
+    combined = photo_eval.summarize(all_records, num_bootstrap) if len(parts) > 1 else None
+    if combined is not None:
+        combined["class"] = photo_eval.class_accuracy(all_records)
+    os.makedirs(output_dir, exist_ok=True)
+    result = {
+        "settings": {
+            "protocol": "full",
+            "model": model_path,
+            "dataset": spec,
+            "split": split,
+            "temperature": temperature,
+            "num_bootstrap": num_bootstrap,
+            "interval": "95 % percentile bootstrap over photos",
+        },
+        "per_set": per_set,
+        "all": combined,
+    }
+    with open(os.path.join(output_dir, "metrics.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    width = max(row.shape[1] for row in sheet_rows)
+    sheet = np.concatenate(
+        [
+            np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255)
+            for r in sheet_rows
+        ]
+    )
+    tf.io.write_file(os.path.join(output_dir, "contact_sheet.png"), tf.io.encode_png(sheet))
+    print(
+        "| set | method | photos | AuC [95% CI] | rebalanced AuC [95% CI] | PSNR | colourfulness |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    rows = [*per_set.items(), *((("all", combined),) if combined else ())]
+    for name, summary in rows:
+        for group in ("grey", "model"):
+            print(_format_row(name, summary, group))
+    for name, summary in rows:
+        d, iv = summary["difference"], summary["interval"]["difference"]
+        cls = summary["class"]
+        print(
+            f"{name}: model - grey: AuC {d['auc']:+.2f} [{iv['auc'][0]:+.2f}, {iv['auc'][1]:+.2f}], "
+            f"rebalanced AuC {d['rebalanced_auc']:+.2f} [{iv['rebalanced_auc'][0]:+.2f}, "
+            f"{iv['rebalanced_auc'][1]:+.2f}]"
+            + (
+                f"; class top-1 {cls['top1_accuracy']:.1f}% on {cls['num_labelled']} labelled "
+                f"(majority class {cls['majority_class_accuracy']:.1f}%)"
+                if cls.get("num_labelled")
+                else ""
+            )
+        )
+    print(f"Wrote {output_dir}/metrics.json, contact_sheet.png")
+    return result
+
+
+def _model_val_spec(model_path):
+    from colorization import training
+
+    _, config = training.load_model_dir(model_path)
+    if config is None:
+        raise ValueError("--dataset is needed when the model carries no training config.")
+    return config.val_dataset or config.dataset
+
+
 def main(argv):
     del argv
     try:
@@ -212,6 +359,23 @@ def main(argv):
             return 2
     from data_prep.sources import SourceError
 
+    if FLAGS.protocol == "full":
+        try:
+            run_full_evaluation(
+                FLAGS.model,
+                FLAGS.output_dir,
+                FLAGS.dataset,
+                FLAGS.split,
+                FLAGS.temperature,
+                FLAGS.max_examples,
+                FLAGS.report_images,
+                FLAGS.bootstrap,
+                FLAGS.data_dir,
+            )
+        except (SourceError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        return 0
     try:
         run_evaluation(
             FLAGS.model,

@@ -6,10 +6,16 @@ with the annealed mean, upsampled (bilinear) to the ORIGINAL resolution and join
 ORIGINAL full-resolution L, so no detail of the photo is lost to the network's resolution.
 """
 
+import os
+
 import numpy as np
 import tensorflow as tf
 
 from colorization import bins, color
+
+# The trained colorizer that ships with the package (a model_dir: config.json, priors.npz,
+# model.keras, summary.json); every command uses it when no model is given.
+DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained")
 
 
 def model_input(lightness, image_size):
@@ -98,12 +104,21 @@ class Colorizer:
     """Colorizes images of any size with a trained model.
 
     Loads a `.keras` file, a training model_dir (or a checkpoint inside it), an exported
-    SavedModel directory, or a `.tflite` file. `colorize(image)` takes uint8 (H, W, 1 or 3)
-    and returns uint8 (H, W, 3) at the same size.
+    SavedModel directory, or a `.tflite` file; with no path, the colorizer shipped with the
+    package. `colorize(image)` takes uint8 (H, W, 1 or 3) and returns uint8 (H, W, 3) at the
+    same size:
+
+        from colorization.inference import Colorizer
+        coloured = Colorizer().colorize(grey_photo)
     """
 
-    def __init__(self, path, temperature=bins.DEFAULT_TEMPERATURE, num_threads=None):
-        self.path = str(path)
+    def __init__(self, path=None, temperature=bins.DEFAULT_TEMPERATURE, num_threads=None):
+        self.path = str(path or DEFAULT_MODEL)
+        if not os.path.exists(self.path):
+            raise ValueError(
+                f"model {self.path!r} does not exist. Expected a .keras file, a training "
+                "model_dir, a SavedModel directory or a .tflite file."
+            )
         self.temperature = float(temperature)
         if self.temperature <= 0:
             raise ValueError(f"temperature must be > 0. Received: temperature={temperature}")

@@ -13,12 +13,28 @@ batch normalisation at the end of each block, stride 2 at the end of conv1-conv3
 branch downsamples conv5 by 2 as in the paper, then pools globally before fc1 so that the
 branch has the same weights at every image size; the paper's fc1-fc3 follow.
 
+With `backbone="mobilenet_v2"` the trunk is ImageNet MobileNetV2 (colorization.backbones)
+and the same design follows it:
+
+    L -> grey sRGB -> MobileNetV2 ─┬─ class branch: out_relu (S/32, the "downsample by 2" of
+                                   │   S/16) -> global average pool -> fc1 -> fc2 -> fc3
+                                   │   -> class_logits
+                                   └─ colour path: concat(block_13_expand_relu (S/16),
+                                       fc3 tiled) -> 1x1 fusion conv -> conv6 (S/16)
+                                       -> x2, concat block_5_add -> conv7 (S/8)
+                                       -> x2, concat block_2_add -> conv8 (S/4)
+                                       -> conv9 1x1 -> color_logits (S/4 x S/4 x 313)
+
+The stride-16 features carry the semantics, the stride-8 and stride-4 skips carry the
+edges that colour boundaries follow, so the head needs no dilation at S/8.
+
 Only `keras.layers` and `keras.ops` are used, so the model trains under any Keras backend.
 """
 
 import keras
 from keras import layers
 
+from colorization import backbones
 from colorization.config import ModelConfig
 
 # (name, filters at width 1.0, convolutions, dilation, stride of the last convolution).
@@ -77,6 +93,8 @@ def build_model(config=None):
       "class_logits" (batch, num_classes) float32.
     """
     config = config or ModelConfig()
+    if config.backbone == "mobilenet_v2":
+        return _build_mobilenet_colorizer(config)
     dtype = config.dtype_policy
     width = config.width_multiplier
     size = config.image_size
@@ -139,6 +157,76 @@ def build_model(config=None):
     return keras.Model(inputs=lightness, outputs=outputs, name="instance_aware_colorizer")
 
 
+# Channels of the MobileNetV2 colour path at width 1.0: fusion, conv6 (S/16), conv7 (S/8),
+# conv8 (S/4).
+_MOBILE_HEAD = {"fusion": 256, "conv6": 256, "conv7": 128, "conv8": 64}
+
+
+def _class_branch(x, config, dtype):
+    """fc1 -> fc2 -> fc3 -> class_logits on pooled features; returns (fc3, class_logits)."""
+    for i, units in enumerate(config.fc_units):
+        x = layers.Dense(units, activation="relu", name=f"fc{i + 1}", dtype=dtype)(x)
+    # Logits in float32: softmax and cross-entropy lose too much in half precision.
+    logits = layers.Dense(config.num_classes, name="class_logits", dtype="float32")(x)
+    return x, logits
+
+
+def _convs(x, name, filters, config, count=2):
+    dtype = config.dtype_policy
+    for i in range(count):
+        x = layers.Conv2D(
+            filters, 3, padding="same", activation="relu", name=f"{name}_{i + 1}", dtype=dtype
+        )(x)
+    return _batch_norm(f"{name}_norm", config)(x)
+
+
+def _build_mobilenet_colorizer(config):
+    """The instance-aware design on an ImageNet MobileNetV2 trunk (see the module doc)."""
+    dtype = config.dtype_policy
+    width = config.width_multiplier
+    size = config.image_size
+    if size % 32:
+        raise ValueError(
+            f"backbone mobilenet_v2 needs image_size a multiple of 32 (its deepest features "
+            f"are at S/32). Received: image_size={size}"
+        )
+    lightness = keras.Input((size, size, 1), name="L")
+    # keras.applications builds under the global policy; set it for the trunk only.
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(dtype)
+    try:
+        features = backbones.mobilenet_v2_features(lightness, trainable=not config.freeze_backbone)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+    outputs = {}
+    x = features["s16"]
+    if config.use_class_branch:
+        pooled = layers.GlobalAveragePooling2D(name="class_pool", dtype=dtype)(features["s32"])
+        fc3, outputs["class_logits"] = _class_branch(pooled, config, dtype)
+        if config.use_fusion:
+            grid = size // 16
+            tiled = layers.Reshape((1, 1, config.fc_units[-1]), name="fusion_reshape")(fc3)
+            tiled = layers.UpSampling2D(size=(grid, grid), name="fusion_tile", dtype=dtype)(tiled)
+            x = layers.Concatenate(name="fusion_concat", dtype=dtype)([x, tiled])
+    x = layers.Conv2D(
+        scaled_width(_MOBILE_HEAD["fusion"], width),
+        1,
+        activation="relu",
+        name="fusion_conv",
+        dtype=dtype,
+    )(x)
+    x = _convs(x, "conv6", scaled_width(_MOBILE_HEAD["conv6"], width), config)
+    for name, skip in (("conv7", "s8"), ("conv8", "s4")):
+        x = layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_up", dtype=dtype)(x)
+        x = layers.Concatenate(name=f"{name}_skip", dtype=dtype)([x, features[skip]])
+        x = _convs(x, name, scaled_width(_MOBILE_HEAD[name], width), config)
+    outputs["color_logits"] = layers.Conv2D(
+        config.num_bins, 1, name="color_logits", dtype="float32"
+    )(x)
+    return keras.Model(inputs=lightness, outputs=outputs, name="instance_aware_colorizer_mnv2")
+
+
 def count_flops(model):
     """Floating-point operations of one forward pass at batch 1 (a multiply-add = 2 FLOPs).
 
@@ -151,6 +239,10 @@ def count_flops(model):
             _, h, w, c_in = layer.input.shape
             kh, kw = layer.kernel_size
             flops += 2 * h * w * kh * kw * c_in * layer.filters
+        elif isinstance(layer, layers.DepthwiseConv2D):
+            _, h, w, c = layer.output.shape
+            kh, kw = layer.kernel_size
+            flops += 2 * h * w * kh * kw * c
         elif isinstance(layer, layers.Conv2D):
             _, h, w, _ = layer.output.shape
             c_in = layer.input.shape[-1]

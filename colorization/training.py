@@ -24,7 +24,7 @@ import time
 import keras
 import tensorflow as tf
 
-from colorization import evaluation, losses
+from colorization import evaluation, imagenet_weights, losses
 from colorization.config import TrainConfig
 from colorization.model import build_model, count_flops
 from colorization.optimizer import build_optimizer
@@ -262,7 +262,11 @@ def load_or_compute_priors(config, source, model_dir, write_files):
 def _val_source(config):
     spec = config.val_dataset or config.dataset
     split = config.val_split
-    if spec == "skimage" or spec.startswith("folder:"):
+    with_splits = [p for p in sources.split_spec(spec) if sources.has_splits(p)]
+    if with_splits:
+        # Only the parts with a held-out split are evaluated (folder: parts have none).
+        spec = ",".join(with_splits)
+    else:
         split = "train"  # these sources have a single split
     try:
         return sources.load_source(spec, split, config.data_dir)
@@ -274,6 +278,12 @@ def _val_source(config):
 def train(config):
     """Trains (or resumes) according to `config`; returns the summary dict."""
     start = time.time()
+    config.check_files()
+    pretrained = None
+    if config.init_from.startswith(imagenet_weights.TFLITE_PREFIX):
+        # Read (and validate) the file before any data is touched.
+        path = config.init_from[len(imagenet_weights.TFLITE_PREFIX) :]
+        pretrained = imagenet_weights.read_mobilenet_v2_tflite(path)
     keras.utils.set_random_seed(config.seed)
     strategy = make_strategy(config.strategy, config.tpu)
     chief = is_chief(strategy)
@@ -287,7 +297,9 @@ def train(config):
         with tf.io.gfile.GFile(config_path, "w") as f:
             json.dump(config.to_dict(), f, indent=2)
 
-    train_source = sources.load_source(config.dataset, config.train_split, config.data_dir)
+    train_source = sources.load_source(
+        config.dataset, config.train_split, config.data_dir, seed=config.seed
+    )
     val_source = _val_source(config)
     print(train_source.summary(), flush=True)
     prior = load_or_compute_priors(config, train_source, model_dir, chief)
@@ -317,6 +329,16 @@ def train(config):
         if manager.latest_checkpoint:
             checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
             print(f"Resumed from {manager.latest_checkpoint}", flush=True)
+        elif pretrained is not None:
+            loaded = imagenet_weights.apply_mobilenet_v2(model, pretrained)
+            print(
+                f"ImageNet MobileNetV2 trunk from {config.init_from}: {len(loaded) // 2} "
+                "convolutions and their folded batch norms; the colour path, class branch and "
+                "fusion start from random weights.",
+                flush=True,
+            )
+        elif config.init_from == imagenet_weights.IMAGENET:
+            imagenet_weights.load_imagenet_weights(model, config.init_from, config.model.backbone)
         elif config.init_from:
             loaded, skipped = warm_start(model, config.init_from)
             print(f"Warm start from {config.init_from}: loaded {len(loaded)} layers: {loaded}")

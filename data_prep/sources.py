@@ -9,8 +9,11 @@ Decoding happens later, in the pipeline's map, so that shuffling moves bytes, no
 Source specs, as the CLIs take them:
     voc/2007, voc/2012, any TFDS name    TFDS, from --data_dir (prepared beforehand)
     voc_dir:PATH                         a VOCdevkit folder (JPEGImages/, Annotations/, ImageSets/Main/)
-    folder:PATH                          every image below PATH, recursively, without labels
+    folder:PATH                          every image below PATH, recursively; a photo whose
+                                         parent folder is named after a VOC class (dog/,
+                                         person/) gets that label, any other none
     skimage                              the colour photos bundled with scikit-image (no network)
+    SPEC,SPEC,...                        several sources as one (see `combine_sources`)
 
 File sources are audited before use: empty, unreadable and already-grey files are skipped
 and counted, and the counts are logged, so one bad file never stops a run.
@@ -75,6 +78,8 @@ class Source:
       skipped: reason -> number of files skipped ("empty file", "unreadable", "grey").
       audited: True when grey images were already removed (file sources); the pipeline then
         does not test for grey again.
+      files: (paths, labels, multi_hot) of a file source, so that several file sources can be
+        merged and mixed photo by photo; None for other sources.
     """
 
     name: str
@@ -83,6 +88,7 @@ class Source:
     has_labels: bool
     skipped: dict
     audited: bool
+    files: tuple | None = None
 
     def summary(self):
         skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(self.skipped.items()) if n)
@@ -189,7 +195,21 @@ def _file_source(name, paths, labels, multi_hot, audit, grey_chroma):
             f"{name}: no usable image (skipped: {skipped}). Expected JPEG, PNG, BMP, GIF or "
             "WebP files in colour."
         )
-    dataset = tf.data.Dataset.from_tensor_slices(
+    source = Source(
+        name=name,
+        dataset=_files_dataset(paths, labels, multi_hot),
+        num_examples=len(paths),
+        has_labels=bool((labels >= 0).any()),
+        skipped=skipped,
+        audited=audit,
+        files=(list(paths), np.asarray(labels), np.asarray(multi_hot)),
+    )
+    log.info("%s", source.summary())
+    return source
+
+
+def _files_dataset(paths, labels, multi_hot):
+    return tf.data.Dataset.from_tensor_slices(
         {"path": paths, "label": labels.astype(np.int32), "labels": multi_hot.astype(np.float32)}
     ).map(
         lambda e: {
@@ -199,16 +219,49 @@ def _file_source(name, paths, labels, multi_hot, audit, grey_chroma):
         },
         num_parallel_calls=tf.data.AUTOTUNE,
     )
-    source = Source(
-        name=name,
+
+
+def combine_sources(parts, seed=0):
+    """Several sources as one training source.
+
+    The mixing rule: every photo of every source once per epoch, so each source is drawn in
+    proportion to its size. File sources are merged photo by photo and put in one seeded
+    random order, so that even a small shuffle buffer sees all sources mixed; other sources
+    (TFDS) are appended after them and rely on the pipeline's shuffle buffer. Photos without
+    a VOC label (label -1, all-zero multi-hot) add no class loss (colorization.losses), only
+    colour loss.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    files = [p for p in parts if p.files is not None]
+    others = [p for p in parts if p.files is None]
+    datasets = []
+    if files:
+        paths = [path for p in files for path in p.files[0]]
+        labels = np.concatenate([p.files[1] for p in files])
+        multi_hot = np.concatenate([p.files[2] for p in files]).reshape(-1, NUM_VOC_CLASSES)
+        order = np.random.default_rng(seed).permutation(len(paths))
+        paths = [paths[i] for i in order]
+        datasets.append(_files_dataset(paths, labels[order], multi_hot[order]))
+    datasets += [p.dataset for p in others]
+    dataset = datasets[0]
+    for more in datasets[1:]:
+        dataset = dataset.concatenate(more)
+    sizes = [p.num_examples for p in parts]
+    skipped = {}
+    for p in parts:
+        for reason, n in p.skipped.items():
+            skipped[reason] = skipped.get(reason, 0) + n
+    return Source(
+        name=" + ".join(p.name for p in parts),
         dataset=dataset,
-        num_examples=len(paths),
-        has_labels=bool((labels >= 0).any()),
+        num_examples=None if None in sizes else sum(sizes),
+        has_labels=any(p.has_labels for p in parts),
         skipped=skipped,
-        audited=audit,
+        # The pipeline's own grey test runs unless every part was audited.
+        audited=all(p.audited for p in parts),
+        files=None,
     )
-    log.info("%s", source.summary())
-    return source
 
 
 def parse_voc_annotation(xml_text, class_names=VOC_CLASSES):
@@ -286,7 +339,11 @@ def list_images(path):
 
 
 def from_image_folder(path, audit=True, grey_chroma=DEFAULT_GREY_CHROMA):
-    """Every image below `path` (JPEG, PNG, BMP, GIF first frame, WebP), without labels."""
+    """Every image below `path` (JPEG, PNG, BMP, GIF first frame, WebP).
+
+    A photo directly inside a folder named after a VOC class (dog/, horse/, person/) is
+    labelled with that class; every other photo has no label (-1).
+    """
     if not os.path.isdir(path):
         raise SourceError(f"folder:{path}: not a directory. Expected a folder of images.")
     paths = list_images(path)
@@ -295,14 +352,14 @@ def from_image_folder(path, audit=True, grey_chroma=DEFAULT_GREY_CHROMA):
             f"folder:{path}: no image files. Expected files ending in {', '.join(IMAGE_EXTENSIONS)}."
         )
     n = len(paths)
-    return _file_source(
-        f"folder:{path}",
-        paths,
-        np.full(n, -1, np.int64),
-        np.zeros((n, NUM_VOC_CLASSES), np.float32),
-        audit,
-        grey_chroma,
-    )
+    labels = np.full(n, -1, np.int64)
+    multi_hot = np.zeros((n, NUM_VOC_CLASSES), np.float32)
+    for i, file in enumerate(paths):
+        folder = os.path.basename(os.path.dirname(file)).lower()
+        if folder in VOC_CLASSES:
+            labels[i] = VOC_CLASSES.index(folder)
+            multi_hot[i, labels[i]] = 1.0
+    return _file_source(f"folder:{path}", paths, labels, multi_hot, audit, grey_chroma)
 
 
 def skimage_photos():
@@ -410,8 +467,26 @@ def from_tfds(name, split="train", data_dir=None, download=False):
     )
 
 
-def load_source(spec, split="train", data_dir=None, download=False, audit=True):
-    """Parses a source spec (see the module doc) and returns the `Source`."""
+def split_spec(spec):
+    """ "A,B,C" -> ["A", "B", "C"] (empty parts dropped)."""
+    return [part.strip() for part in spec.split(",") if part.strip()]
+
+
+def has_splits(spec):
+    """Whether a single source spec has named splits (folder: and skimage have one)."""
+    return not (spec == "skimage" or spec.startswith("folder:"))
+
+
+def load_source(spec, split="train", data_dir=None, download=False, audit=True, seed=0):
+    """Parses a source spec (see the module doc) and returns the `Source`.
+
+    A comma-separated spec loads every part's `split` and combines them (`combine_sources`).
+    """
+    if "," in spec:
+        parts = split_spec(spec)
+        return combine_sources(
+            [load_source(p, split, data_dir, download, audit) for p in parts], seed
+        )
     if not spec:
         raise SourceError(
             "Empty data set spec. Expected voc/2007, voc_dir:PATH, folder:PATH or skimage."

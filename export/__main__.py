@@ -2,7 +2,8 @@
 
     python -m export --checkpoint=runs/cpu --output_dir=exported --formats=saved_model,tflite
 
---checkpoint: a training model_dir, a checkpoint prefix inside it, or a .keras file.
+--checkpoint: a training model_dir, a checkpoint prefix inside it, or a .keras file; by
+default the colorizer that ships with the package (colorization/pretrained).
 Writes OUTPUT/saved_model/colorizer/<version>/ and OUTPUT/tflite/colorizer_<variant>.tflite.
 """
 
@@ -13,7 +14,9 @@ from absl import app, flags
 
 FORMATS = ("saved_model", "tflite")
 FLAGS = flags.FLAGS
-flags.DEFINE_string("checkpoint", None, "model_dir, checkpoint prefix or .keras file.")
+flags.DEFINE_string(
+    "checkpoint", None, "model_dir, checkpoint prefix or .keras file; default: the shipped model."
+)
 flags.DEFINE_string("output_dir", None, "Export directory.")
 flags.DEFINE_list("formats", list(FORMATS), "saved_model and/or tflite.")
 flags.DEFINE_list(
@@ -25,12 +28,15 @@ flags.DEFINE_string(
     "calibration_dataset", "", "Source spec of int8 calibration photos; default: the training data."
 )
 flags.DEFINE_integer("calibration_images", 64, "Photos used to calibrate the int8 variant.")
-flags.mark_flags_as_required(["checkpoint", "output_dir"])
+flags.mark_flags_as_required(["output_dir"])
 
 
 def _validate():
+    from colorization.inference import DEFAULT_MODEL
     from export.tflite import VARIANTS
 
+    if FLAGS.checkpoint is None:
+        FLAGS.checkpoint = DEFAULT_MODEL
     bad = [f for f in FLAGS.formats if f not in FORMATS]
     if bad:
         raise ValueError(f"--formats must be among {FORMATS}. Received: {bad}")
@@ -72,9 +78,20 @@ def main(argv):
         images = None
         if "int8" in FLAGS.tflite_variants:
             spec = FLAGS.calibration_dataset or (config.dataset if config else "skimage")
-            images = tflite.sample_images(
-                spec, FLAGS.calibration_images, config.data_dir if config else None
-            )
+            from data_prep.sources import SourceError
+
+            try:
+                images = tflite.sample_images(
+                    spec, FLAGS.calibration_images, config.data_dir if config else None
+                )
+            except SourceError as e:
+                if FLAGS.calibration_dataset:
+                    raise
+                # The training photos are not on this machine (a fresh clone exporting the
+                # shipped model): calibrate on the photos bundled with scikit-image.
+                print(f"Training data not found ({str(e)[:80]}); calibrating on skimage photos.")
+                spec = "skimage"
+                images = tflite.sample_images(spec, FLAGS.calibration_images, None)
             print(f"Calibrating int8 on {len(images)} photos from {spec}")
         for variant, path in tflite.export_tflite(
             model, FLAGS.output_dir, FLAGS.tflite_variants, images

@@ -75,3 +75,48 @@ def small_vocdevkit(root, count=12, height=48, width=64):
     return write_vocdevkit(
         root, images, {"train": ids[:split], "val": ids[split:], "trainval": ids}
     )
+
+
+def quantized_mobilenet_v2_tflite(path, alpha=0.35, size=96, classes=10, seed=0, full_integer=True):
+    """Writes a small MobileNetV2 classifier as a quantized TFLite file, batch norm folded
+    by the converter; returns (path, the float Keras model it came from).
+
+    full_integer=True: int8 weights per output channel and uint8 activations (like Google's
+    ImageNet files); False: dynamic-range quantization (int8 weights, float activations).
+
+    The weights are random but not degenerate: batch-norm statistics are set from a batch of
+    photos, so activations keep their scale through the 17 blocks, and the classifier is
+    scaled so that the class scores of different photos are well apart.
+    """
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    model = keras.applications.MobileNetV2(
+        input_shape=(size, size, 3), alpha=alpha, weights=None, classes=classes
+    )
+    images = np.stack([photo(seed + i, size, size) for i in range(16)]).astype(np.float32)
+    x = images / 127.5 - 1.0
+    # Batch-norm recalibration: with momentum 0, one forward pass in training mode sets every
+    # BN's moving statistics to the statistics of these photos' activations.
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = 0.0
+    model(x, training=True)
+    dense = model.layers[-1]
+    kernel, bias = dense.get_weights()
+    dense.set_weights([kernel * 20.0, bias])
+
+    def representative():
+        for image in images:
+            yield [image[None] / 127.5 - 1.0]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if full_integer:
+        converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.uint8
+        converter.inference_output_type = tf.uint8
+    pathlib.Path(path).write_bytes(converter.convert())
+    return path, model

@@ -293,3 +293,43 @@ def test_priors_cli_on_an_image_folder(image_folder, tmp_path):
         "--output=x",
     )
     assert bad.returncode != 0 and "image_size" in bad.stderr
+
+
+def test_folder_names_that_are_voc_classes_become_labels(tmp_path):
+    for folder, seed in (("dog", 1), ("tench", 2), ("Person", 3)):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(_photo(seed)).save(tmp_path / folder / f"{folder}.jpg")
+    source = sources.from_image_folder(str(tmp_path))
+    labels = [int(e["label"]) for e in source.dataset]
+    # Sorted paths: Person/, dog/, tench/.
+    assert labels == [
+        sources.VOC_CLASSES.index("person"),
+        sources.VOC_CLASSES.index("dog"),
+        -1,
+    ]
+    assert source.has_labels
+
+
+def test_combined_sources_mix_every_photo_once_per_epoch(voc_dir, image_folder):
+    spec = f"voc_dir:{voc_dir},folder:{image_folder}"
+    voc = sources.load_source(f"voc_dir:{voc_dir}", "train")
+    folder = sources.load_source(f"folder:{image_folder}")
+    combined = sources.load_source(spec, "train", seed=3)
+    assert combined.num_examples == voc.num_examples + folder.num_examples
+    assert combined.audited and combined.has_labels
+    assert combined.skipped == folder.skipped  # the generated VOC folder has no bad file
+
+    def contents(source):
+        return sorted(
+            (e["image_bytes"], int(e["label"])) for e in source.dataset.as_numpy_iterator()
+        )
+
+    got = contents(combined)
+    assert got == sorted(contents(voc) + contents(folder))
+    # Mixed photo by photo: the order is not "all VOC, then the folder".
+    order = [int(e["label"]) >= 0 for e in combined.dataset.as_numpy_iterator()]
+    assert order != sorted(order, reverse=True)
+    # Seeded: the same seed gives the same order.
+    again = sources.load_source(spec, "train", seed=3)
+    first = [e["image_bytes"] for e in combined.dataset.as_numpy_iterator()]
+    assert first == [e["image_bytes"] for e in again.dataset.as_numpy_iterator()]

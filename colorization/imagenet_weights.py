@@ -1,0 +1,200 @@
+"""ImageNet weights for the trunks, from places that work offline.
+
+`read_mobilenet_v2_tflite(path)` reads an ImageNet MobileNetV2 classifier stored as a
+(quantized) TFLite file — Google's TF1 uint8 file and its TF2 int8 file both work, as does
+any file the TFLite converter makes from `keras.applications.MobileNetV2` — and returns
+float weights in Keras' layouts:
+
+- Each convolution's weights are dequantized (`scale * (q - zero_point)`, per output
+  channel where the file stores several scales); the bias (int32, scaled by input scale x
+  weight scale) the same way.
+- Batch normalisation was folded into the convolutions when the file was made, so each
+  Keras batch norm becomes the identity plus the folded bias: gamma 1, beta = bias, moving
+  mean 0, moving variance 1 - epsilon.
+- Tensors are matched by position, not by name: the 52 CONV_2D / DEPTHWISE_CONV_2D ops in
+  execution order are MobileNetV2's 52 convolutions in Keras' layer order (names differ
+  between the TF1, TF2 and converter files and are merged by the converter), and the op
+  after them (a 1x1 CONV_2D or FULLY_CONNECTED) is the classifier. Every shape is checked.
+
+`load_imagenet_weights(model, spec)` applies them to a colorizer's trunk and says what it
+loaded. Only NumPy and LiteRT's interpreter are needed (no TensorFlow graph is built).
+"""
+
+import os
+
+import numpy as np
+
+from colorization import backbones
+
+TFLITE_PREFIX = "mobilenet_v2:"
+IMAGENET = "imagenet"
+_NUM_CONVS = 52
+
+
+class PretrainedError(ValueError):
+    """A pretrained weight file that cannot be used, with what was expected."""
+
+
+def _dequantize(details, array):
+    quant = details["quantization_parameters"]
+    scales = np.asarray(quant["scales"], np.float64)
+    zero_points = np.asarray(quant["zero_points"], np.float64)
+    values = np.asarray(array)
+    if values.dtype in (np.float32, np.float16, np.float64):
+        return values.astype(np.float32)
+    if scales.size == 0:
+        raise PretrainedError(f"tensor {details['name']!r} is {values.dtype} without a scale.")
+    if scales.size == 1:
+        return (scales[0] * (values.astype(np.float64) - zero_points[0])).astype(np.float32)
+    axis = quant["quantized_dimension"]
+    shape = [1] * values.ndim
+    shape[axis] = scales.size
+    zero_points = zero_points if zero_points.size == scales.size else np.zeros_like(scales)
+    return (scales.reshape(shape) * (values - zero_points.reshape(shape))).astype(np.float32)
+
+
+def read_mobilenet_v2_tflite(path):
+    """Float weights of a MobileNetV2 ImageNet classifier in a TFLite file.
+
+    Returns:
+      {"convs": [(kernel, bias)] * 52 in Keras layouts (Conv2D kernel (h, w, in, out),
+       DepthwiseConv2D kernel (h, w, in, 1)), "classifier": (kernel (1280, classes), bias
+       (classes,)), "input": (scale, zero_point) of the file's input}.
+
+    Raises:
+      PretrainedError: the file is missing, not TFLite, or not a MobileNetV2 classifier.
+    """
+    if not os.path.isfile(path):
+        raise PretrainedError(f"{path!r} does not exist. Expected a MobileNetV2 .tflite file.")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head[4:8] != b"TFL3":
+        raise PretrainedError(
+            f"{path!r} is not a TFLite flatbuffer (no 'TFL3' identifier). Expected an ImageNet "
+            "MobileNetV2 classifier such as mobilenet_v2_1.0_224_quant.tflite."
+        )
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    # Without the default delegate every op stays visible, with its weight tensors.
+    interpreter = Interpreter(
+        model_path=path,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    interpreter.allocate_tensors()
+    details = interpreter.get_tensor_details()
+
+    def tensor(index):
+        return _dequantize(details[index], interpreter.get_tensor(index))
+
+    convs, classifier = [], None
+    for op in interpreter._get_ops_details():
+        name = op["op_name"]
+        if name not in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+            continue
+        inputs = [int(i) for i in op["inputs"]]
+        weights = tensor(inputs[1])
+        bias = tensor(inputs[2]) if len(inputs) > 2 and inputs[2] >= 0 else None
+        if len(convs) == _NUM_CONVS:
+            # The classifier: a 1x1 CONV_2D (out, 1, 1, in) or FULLY_CONNECTED (out, in).
+            kernel = weights.reshape(weights.shape[0], -1).T
+            classifier = (kernel, bias if bias is not None else np.zeros(kernel.shape[1]))
+            break
+        if name == "FULLY_CONNECTED":
+            raise PretrainedError(
+                f"{path!r}: a fully connected layer after {len(convs)} convolutions; "
+                f"MobileNetV2 has {_NUM_CONVS}. Expected an ImageNet MobileNetV2 classifier."
+            )
+        if name == "CONV_2D":
+            kernel = weights.transpose(1, 2, 3, 0)  # (out, h, w, in) -> (h, w, in, out)
+        else:
+            kernel = weights[0][..., None]  # (1, h, w, in) -> (h, w, in, 1)
+        if bias is None:
+            bias = np.zeros(kernel.shape[-2] if name != "CONV_2D" else kernel.shape[-1])
+        convs.append((kernel.astype(np.float32), bias.astype(np.float32)))
+    if len(convs) != _NUM_CONVS or classifier is None:
+        raise PretrainedError(
+            f"{path!r} holds {len(convs)} convolutions and {'a' if classifier else 'no'} "
+            f"classifier; MobileNetV2 has {_NUM_CONVS} and one. Expected an ImageNet "
+            "MobileNetV2 classifier."
+        )
+    inp = details[interpreter.get_input_details()[0]["index"]]["quantization_parameters"]
+    scale = float(inp["scales"][0]) if len(inp["scales"]) else 1.0
+    zero = float(inp["zero_points"][0]) if len(inp["zero_points"]) else 0.0
+    return {"convs": convs, "classifier": classifier, "input": (scale, zero)}
+
+
+def apply_mobilenet_v2(model, weights):
+    """Sets the MobileNetV2 trunk of `model` from `read_mobilenet_v2_tflite` output.
+
+    Returns the names of the layers set. Raises PretrainedError on a shape mismatch (for
+    example a file of another width than the model's trunk).
+    """
+    layers = backbones.mobilenet_conv_layers(model)
+    if len(layers) != _NUM_CONVS:
+        raise PretrainedError(
+            f"the model has {len(layers)} MobileNetV2 convolutions, expected {_NUM_CONVS}: "
+            "is its backbone mobilenet_v2?"
+        )
+    loaded = []
+    for layer, (kernel, bias) in zip(layers, weights["convs"], strict=True):
+        expected = tuple(layer.kernel.shape)
+        if kernel.shape != expected:
+            raise PretrainedError(
+                f"layer {layer.name}: kernel {expected} in the model, {kernel.shape} in the "
+                "file. Expected a width-1.0 MobileNetV2."
+            )
+        layer.kernel.assign(kernel)
+        norm = backbones.mobilenet_batch_norm_of(model, layer.name)
+        channels = bias.shape[0]
+        norm.set_weights(
+            [
+                np.ones(channels, np.float32),
+                bias,
+                np.zeros(channels, np.float32),
+                np.full(channels, 1.0 - norm.epsilon, np.float32),
+            ]
+        )
+        loaded += [layer.name, norm.name]
+    return loaded
+
+
+def _keras_imagenet(model, backbone):
+    """ImageNet weights from keras.applications (downloads once; needs a network)."""
+    import keras
+
+    if backbone != "mobilenet_v2":
+        raise PretrainedError(
+            f"init_from=imagenet for backbone {backbone!r}: use load_vgg16_imagenet."
+        )
+    reference = keras.applications.MobileNetV2(include_top=False, weights="imagenet")
+    loaded = []
+    for layer in reference.layers:
+        if layer.weights:
+            model.get_layer(layer.name).set_weights(layer.get_weights())
+            loaded.append(layer.name)
+    return loaded
+
+
+def load_imagenet_weights(model, spec, backbone="mobilenet_v2"):
+    """Loads ImageNet weights into the trunk of `model`; prints and returns what it loaded.
+
+    Args:
+      spec: "mobilenet_v2:PATH.tflite" (offline) or "imagenet" (keras.applications).
+    """
+    if spec.startswith(TFLITE_PREFIX):
+        path = spec[len(TFLITE_PREFIX) :]
+        loaded = apply_mobilenet_v2(model, read_mobilenet_v2_tflite(path))
+        source = f"TFLite file {path}"
+    elif spec == IMAGENET:
+        loaded = _keras_imagenet(model, backbone)
+        source = "keras.applications (weights='imagenet')"
+    else:
+        raise PretrainedError(
+            f"Unknown pretrained spec {spec!r}. Expected mobilenet_v2:PATH.tflite or imagenet."
+        )
+    print(
+        f"ImageNet MobileNetV2 trunk from {source}: {len(loaded)} layers "
+        f"({len(loaded) // 2} convolutions with their folded batch norms).",
+        flush=True,
+    )
+    return loaded

@@ -1,0 +1,160 @@
+"""ImageNet MobileNetV2 weights from TFLite files: checked against the TFLite interpreter
+running the same file, and against the float Keras model the file was made from.
+
+The tests make their own small quantized MobileNetV2 files with the TFLite converter
+(never the files in ../shared)."""
+
+import numpy as np
+import pytest
+
+from tests import helpers
+
+SIZE = 96
+SMALL_ALPHA = 0.35
+
+
+@pytest.fixture(scope="module")
+def dynamic_range_file(tmp_path_factory):
+    return helpers.quantized_mobilenet_v2_tflite(
+        tmp_path_factory.mktemp("tfl") / "mnv2_dynamic.tflite",
+        SMALL_ALPHA,
+        SIZE,
+        full_integer=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def full_integer_file(tmp_path_factory):
+    return helpers.quantized_mobilenet_v2_tflite(
+        tmp_path_factory.mktemp("tfl") / "mnv2_int8.tflite", SMALL_ALPHA, SIZE, full_integer=True
+    )
+
+
+def _loaded_trunk(path, alpha=SMALL_ALPHA):
+    import keras
+
+    from colorization import imagenet_weights
+
+    weights = imagenet_weights.read_mobilenet_v2_tflite(str(path))
+    trunk = keras.applications.MobileNetV2(
+        input_shape=(SIZE, SIZE, 3), alpha=alpha, include_top=False, weights=None, pooling="avg"
+    )
+    loaded = imagenet_weights.apply_mobilenet_v2(trunk, weights)
+    assert len(loaded) == 104  # 52 convolutions and their batch norms
+    return trunk, weights
+
+
+def _photos(count=40):
+    return np.stack([helpers.photo(1000 + i, SIZE, SIZE) for i in range(count)])
+
+
+def _tflite_top1(path, images):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    inp = interpreter.get_input_details()[0]
+    out = interpreter.get_output_details()[0]
+    top1 = []
+    for image in images:
+        x = image[None]
+        if inp["dtype"] == np.float32:
+            x = x.astype(np.float32) / 127.5 - 1.0
+        interpreter.set_tensor(inp["index"], x)
+        interpreter.invoke()
+        top1.append(int(np.argmax(interpreter.get_tensor(out["index"])[0])))
+    return np.array(top1)
+
+
+def test_loaded_trunk_and_classifier_agree_with_the_tflite_file(dynamic_range_file):
+    path, _ = dynamic_range_file
+    trunk, weights = _loaded_trunk(path)
+    images = _photos()
+    kernel, bias = weights["classifier"]
+    keras_top1 = (trunk(images.astype(np.float32) / 127.5 - 1.0).numpy() @ kernel + bias).argmax(-1)
+    agreement = float((keras_top1 == _tflite_top1(path, images)).mean())
+    assert agreement >= 0.95, agreement
+
+
+def test_loaded_trunk_reproduces_the_float_model_the_file_came_from(dynamic_range_file):
+    import keras
+
+    path, source = dynamic_range_file
+    trunk, _ = _loaded_trunk(path)
+    x = _photos(8).astype(np.float32) / 127.5 - 1.0
+    reference = keras.Model(source.input, source.layers[-2].output)  # pooled features
+    expected = reference(x).numpy()
+    got = trunk(x).numpy()
+    # int8 weights through 17 blocks: features agree closely, not bit for bit (measured:
+    # correlation 0.994, mean absolute difference 5 % of the mean feature).
+    assert np.corrcoef(expected.ravel(), got.ravel())[0, 1] > 0.98
+    assert np.abs(got - expected).mean() < 0.1 * np.abs(expected).mean()
+
+
+def test_full_integer_file_dequantizes_per_channel(full_integer_file):
+    import keras
+
+    path, source = full_integer_file
+    trunk, weights = _loaded_trunk(path)
+    assert weights["input"][1] == 128.0  # uint8 input, zero point 128: pixels map to [-1, 1)
+    x = _photos(4).astype(np.float32) / 127.5 - 1.0
+    # The first convolution with its batch norm folded: the float model's Conv1_relu output.
+    expected = keras.Model(source.input, source.get_layer("Conv1_relu").output)(x).numpy()
+    got = keras.Model(trunk.input, trunk.get_layer("Conv1_relu").output)(x).numpy()
+    assert np.abs(got - expected).max() < 0.02 * np.abs(expected).max()
+
+
+def test_colorizer_trunk_takes_width_one_files_only(mobilenet_tflite, full_integer_file):
+    import keras
+
+    from colorization import backbones, imagenet_weights
+    from colorization.config import ModelConfig
+    from colorization.model import build_model
+
+    model = build_model(ModelConfig(image_size=64, backbone="mobilenet_v2", width_multiplier=0.25))
+    assert len(backbones.mobilenet_conv_layers(model)) == 52
+    # The colorizer's trunk is width 1.0: a width-0.35 file is refused with the layer named.
+    small = imagenet_weights.read_mobilenet_v2_tflite(str(full_integer_file[0]))
+    with pytest.raises(imagenet_weights.PretrainedError, match="Conv1.*width-1.0"):
+        imagenet_weights.apply_mobilenet_v2(model, small)
+    # A width-1.0 file loads, and the colorizer's first convolution then computes what the
+    # file's float source computes on the grey photo.
+    path, source = mobilenet_tflite
+    imagenet_weights.apply_mobilenet_v2(model, imagenet_weights.read_mobilenet_v2_tflite(str(path)))
+    grey = helpers.photo(7, 64, 64).mean(-1, keepdims=True).astype(np.uint8)
+    lightness = color_lightness(grey)
+    ours = keras.Model(model.input, model.get_layer("Conv1_relu").output)(lightness).numpy()
+    rgb = np.repeat(grey, 3, -1)[None].astype(np.float32) / 127.5 - 1.0
+    theirs = keras.Model(source.input, source.get_layer("Conv1_relu").output)(rgb).numpy()
+    assert np.abs(ours - theirs).max() < 0.02 * np.abs(theirs).max()
+
+
+def color_lightness(grey_u8):
+    """L (1, H, W, 1) of a grey uint8 photo (H, W, 1)."""
+    from colorization import color
+
+    rgb = np.repeat(grey_u8, 3, -1)[None].astype(np.float32) / 255.0
+    return color.rgb_to_lightness(rgb).numpy()
+
+
+def test_bad_files_fail_with_a_clear_error(tmp_path):
+    from colorization import imagenet_weights
+
+    with pytest.raises(imagenet_weights.PretrainedError, match="does not exist"):
+        imagenet_weights.read_mobilenet_v2_tflite(str(tmp_path / "missing.tflite"))
+    not_tflite = tmp_path / "photo.tflite"
+    not_tflite.write_bytes(b"\xff\xd8\xff\xe0 not a flatbuffer at all")
+    with pytest.raises(imagenet_weights.PretrainedError, match="not a TFLite flatbuffer"):
+        imagenet_weights.read_mobilenet_v2_tflite(str(not_tflite))
+
+
+def test_lightness_to_grey_rgb_matches_skimage():
+    from skimage import color as skcolor
+
+    from colorization.backbones import LightnessToGreyRGB
+
+    lightness = np.linspace(0, 100, 41, dtype=np.float32)
+    lab = np.stack([lightness, np.zeros_like(lightness), np.zeros_like(lightness)], -1)
+    expected = skcolor.lab2rgb(lab[None])[0]  # (41, 3), the grey sRGB colour of each L
+    got = np.asarray(LightnessToGreyRGB()(lightness[None, :, None, None]))[0, :, 0]
+    np.testing.assert_allclose(got, expected * 2.0 - 1.0, atol=2e-3)
