@@ -12,6 +12,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["colorization*", "data_prep*", "export*", "benchmarks*"]),
     py_modules=["train_main"],
+    # The shipped colorizer (model.keras, config.json, priors.npz, summary.json, licence).
+    package_data={"colorization": ["pretrained/*"]},
     install_requires=[
         # The CPU wheel is enough for CI and laptops; GPU users install the
         # `gpu` extra, which pulls CUDA through tensorflow[and-cuda].

@@ -45,11 +45,11 @@ def main(argv):
         "| S | preset | pipeline img/s (from JPEG) | pipeline img/s (cached) | training img/s | ratio (JPEG / training) |"
     )
     print("|---|---|---|---|---|---|")
-    for preset in ("cpu", "paper"):
+    for preset in ("cpu_scratch", "paper"):
         size, width, fc_units, batch = run.preset_model(preset)
         from_jpeg = pipeline_rate(source, size, 32, FLAGS.batches, cache=False)
         cached = pipeline_rate(source, size, 32, FLAGS.batches, cache=True)
-        steps = 5 if preset == "cpu" else 2
+        steps = 5 if preset == "cpu_scratch" else 2
         trained = train_step.measure(size, width, fc_units, batch, steps, repeats=2)
         row = {
             "image_size": size,

@@ -13,7 +13,20 @@ ROWS = (
         "Zhang et al. baseline (no class branch)",
         dict(image_size=256, use_class_branch=False, use_fusion=False),
     ),
-    ("cpu preset", dict(image_size=96, width_multiplier=0.25, fc_units=(256, 128, 64))),
+    (
+        "cpu preset (MobileNetV2 trunk, frozen)",
+        dict(
+            image_size=160,
+            width_multiplier=0.5,
+            fc_units=(256, 128, 64),
+            backbone="mobilenet_v2",
+            freeze_backbone=True,
+        ),
+    ),
+    (
+        "cpu_scratch preset",
+        dict(image_size=96, width_multiplier=0.25, fc_units=(256, 128, 64)),
+    ),
     ("smoke preset", dict(image_size=64, width_multiplier=0.125, fc_units=(64, 64, 32))),
 )
 

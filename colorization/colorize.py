@@ -20,12 +20,17 @@ flags.DEFINE_string(
     "model", None, "Model: .keras, model_dir, SavedModel dir or .tflite; default: the shipped one."
 )
 flags.DEFINE_string("output_dir", None, "Where to write the coloured PNGs.")
-flags.DEFINE_float("temperature", 0.38, "Annealed-mean temperature (lower = more vivid).")
+flags.DEFINE_float(
+    "temperature",
+    None,
+    "Annealed-mean temperature (lower = more vivid); default: the model's (its config.json), "
+    "else 0.38.",
+)
 flags.DEFINE_bool("overwrite", False, "Replace existing outputs.")
 flags.DEFINE_integer("num_threads", None, "Threads for TFLite.")
 flags.DEFINE_bool("side_by_side", False, "Write grey | colour | original next to each other.")
 flags.mark_flags_as_required(["output_dir"])
-flags.register_validator("temperature", lambda t: t > 0, "--temperature must be > 0")
+flags.register_validator("temperature", lambda t: t is None or t > 0, "--temperature must be > 0")
 
 
 def collect_inputs(paths):
@@ -52,7 +57,7 @@ def run_colorize(
     inputs,
     model,
     output_dir,
-    temperature=0.38,
+    temperature=None,
     overwrite=False,
     num_threads=None,
     side_by_side=False,

@@ -148,7 +148,8 @@ class TrainConfig:
       checkpoint_every: steps between checkpoints (and Keras epochs).
       eval_every: steps between evaluations; a multiple of checkpoint_every.
       eval_examples: validation images per periodic evaluation (0 = all).
-      temperature: annealed-mean temperature for evaluation images and metrics.
+      temperature: annealed-mean temperature for evaluation images and metrics, and the
+        default when the trained model colours photos (inference.Colorizer).
       cache: keep decoded training images in memory.
       min_crop_area: smallest area fraction of a training crop.
       init_from: .keras or .weights.h5 to warm-start from, matched by layer name;

@@ -44,14 +44,21 @@ flags.DEFINE_string("dataset", None, "Source spec; default: the model's validati
 flags.DEFINE_string("split", "val", "Split.")
 flags.DEFINE_string("data_dir", None, "TFDS data directory.")
 flags.DEFINE_string("output_dir", None, "Where to write metrics.json and the report.")
-flags.DEFINE_integer("image_size", 0, "Evaluation crop size; 0 = the model's input size.")
-flags.DEFINE_float("temperature", 0.38, "Annealed-mean temperature.")
+flags.DEFINE_integer(
+    "image_size",
+    0,
+    "crop: evaluation crop size; full: the network's input size S for colouring (the same "
+    "weights rebuilt at S); 0 = the model's input size.",
+)
+flags.DEFINE_float(
+    "temperature", None, "Annealed-mean temperature; default: the model's (config.json), else 0.38."
+)
 flags.DEFINE_list("temperatures", [], "Optional sweep of temperatures (sensitivity table).")
 flags.DEFINE_integer("max_examples", 0, "Evaluate at most this many images (0 = all).")
 flags.DEFINE_integer("report_images", 8, "Images in the contact sheet and report.")
 flags.DEFINE_integer("batch_size", 16, "Evaluation batch size.")
 flags.mark_flags_as_required(["model", "output_dir"])
-flags.register_validator("temperature", lambda t: t > 0, "--temperature must be > 0")
+flags.register_validator("temperature", lambda t: t is None or t > 0, "--temperature must be > 0")
 
 
 def _png_data_uri(image):
@@ -239,11 +246,12 @@ def run_full_evaluation(
     output_dir,
     dataset,
     split="val",
-    temperature=0.38,
+    temperature=None,
     max_examples=0,
     report_images=8,
     num_bootstrap=1000,
     data_dir=None,
+    image_size=0,
 ):
     """--protocol=full: scores whole photos through the colorize path; returns the summary."""
     import tensorflow as tf
@@ -252,7 +260,7 @@ def run_full_evaluation(
     from colorization.inference import Colorizer
     from data_prep import pipeline, sources
 
-    colorizer = Colorizer(model_path, temperature=temperature)
+    colorizer = Colorizer(model_path, temperature=temperature, image_size=image_size or None)
     spec = dataset or _model_val_spec(model_path)
     parts = sources.split_spec(spec)
     all_records, per_set, sheet_rows = [], {}, []
@@ -288,8 +296,9 @@ def run_full_evaluation(
             "model": model_path,
             "dataset": spec,
             "split": split,
-            "temperature": temperature,
+            "temperature": colorizer.temperature,
             "num_bootstrap": num_bootstrap,
+            "image_size": image_size or "the model's own",
             "interval": "95 % percentile bootstrap over photos",
         },
         "per_set": per_set,
@@ -371,6 +380,7 @@ def main(argv):
                 FLAGS.report_images,
                 FLAGS.bootstrap,
                 FLAGS.data_dir,
+                FLAGS.image_size,
             )
         except (SourceError, ValueError) as e:
             print(f"error: {e}", file=sys.stderr)
@@ -383,7 +393,7 @@ def main(argv):
             FLAGS.dataset,
             FLAGS.split,
             FLAGS.second_model,
-            FLAGS.temperature,
+            0.38 if FLAGS.temperature is None else FLAGS.temperature,
             temperatures,
             FLAGS.max_examples,
             FLAGS.report_images,

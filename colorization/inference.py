@@ -112,16 +112,25 @@ class Colorizer:
         coloured = Colorizer().colorize(grey_photo)
     """
 
-    def __init__(self, path=None, temperature=bins.DEFAULT_TEMPERATURE, num_threads=None):
+    def __init__(self, path=None, temperature=None, num_threads=None, image_size=None):
+        """temperature: annealed-mean temperature; None = the one in the model_dir's
+        config.json (the shipped model's was chosen on training photos), else 0.38.
+        image_size: colour at this network input size S instead of the model's own (Keras
+        models from a model_dir only; weights do not depend on S)."""
         self.path = str(path or DEFAULT_MODEL)
         if not os.path.exists(self.path):
             raise ValueError(
                 f"model {self.path!r} does not exist. Expected a .keras file, a training "
                 "model_dir, a SavedModel directory or a .tflite file."
             )
-        self.temperature = float(temperature)
-        if self.temperature <= 0:
+        if temperature is not None and not float(temperature) > 0:
             raise ValueError(f"temperature must be > 0. Received: temperature={temperature}")
+        self.temperature = bins.DEFAULT_TEMPERATURE if temperature is None else float(temperature)
+        exported = self.path.endswith(".tflite") or tf.saved_model.contains_saved_model(self.path)
+        if image_size and exported:
+            raise ValueError(
+                f"image_size applies to Keras models; {self.path!r} is exported at a fixed size."
+            )
         if self.path.endswith(".tflite"):
             self.kind = "tflite"
             from export import tflite_colorize
@@ -134,7 +143,18 @@ class Colorizer:
             from colorization import training
 
             self.kind = "keras"
-            self.model, _ = training.load_model_dir(self.path)
+            self.model, config = training.load_model_dir(self.path)
+            if temperature is None and config is not None:
+                self.temperature = float(config.temperature)
+            if image_size and image_size != self.model.input_shape[1]:
+                if config is None:
+                    raise ValueError(
+                        f"image_size={image_size} needs a model_dir (its config.json rebuilds "
+                        f"the network at another size); {self.path!r} has none."
+                    )
+                from colorization.model import at_image_size
+
+                self.model = at_image_size(self.model, config.model, image_size)
             self._run = tf.function(
                 lambda image, temperature: colorize_tensor(self.model, image, temperature),
                 reduce_retracing=True,

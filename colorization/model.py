@@ -227,6 +227,18 @@ def _build_mobilenet_colorizer(config):
     return keras.Model(inputs=lightness, outputs=outputs, name="instance_aware_colorizer_mnv2")
 
 
+def at_image_size(model, config, image_size):
+    """The same network and weights at another input size S (no weight depends on S; only
+    the fusion's tiling does). `config` is the model's ModelConfig."""
+    import dataclasses
+
+    if image_size == config.image_size:
+        return model
+    resized = build_model(dataclasses.replace(config, image_size=image_size))
+    resized.set_weights(model.get_weights())
+    return resized
+
+
 def count_flops(model):
     """Floating-point operations of one forward pass at batch 1 (a multiply-add = 2 FLOPs).
 

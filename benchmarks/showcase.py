@@ -1,0 +1,59 @@
+"""A picture of a colorizer on photos from outside every training set: the colour photos
+bundled with scikit-image, made grey, coloured, and shown beside the original.
+
+    python -m benchmarks.showcase --output=docs/outside_photos.png [--model=runs/cpu]
+
+Rows: grey | coloured | original, each photo scaled to --height pixels. The top-3 classes of
+the class branch are printed per photo.
+"""
+
+import sys
+
+import numpy as np
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, "Any model the colorize CLI takes; default: the shipped one.")
+flags.DEFINE_string("output", None, "PNG to write.")
+flags.DEFINE_integer("height", 200, "Height of each picture in the sheet.")
+flags.DEFINE_float("temperature", None, "Annealed-mean temperature; default: the model's.")
+flags.mark_flags_as_required(["output"])
+
+
+def main(argv):
+    del argv
+    if FLAGS.height < 16:
+        print(f"error: --height must be >= 16. Received: {FLAGS.height}", file=sys.stderr)
+        return 2
+    import tensorflow as tf
+
+    from colorization import inference
+    from data_prep.sources import VOC_CLASSES, skimage_photos
+
+    kwargs = {} if FLAGS.temperature is None else {"temperature": FLAGS.temperature}
+    colorizer = inference.Colorizer(FLAGS.model, **kwargs)
+    rows = []
+    for photo in skimage_photos():
+        grey = np.asarray(tf.image.rgb_to_grayscale(photo))
+        out = colorizer.colorize_batch(grey[None])
+        probs = out.get("class_probs")
+        if probs is not None:
+            top = np.argsort(-probs[0])[:3]
+            names = ", ".join(f"{VOC_CLASSES[i]} {100 * probs[0][i]:.0f}%" for i in top)
+            print(f"{photo.shape[1]}x{photo.shape[0]}: {names}")
+        row = np.concatenate([np.repeat(grey, 3, -1), out["rgb"][0], photo], axis=1)
+        width = round(row.shape[1] * FLAGS.height / row.shape[0])
+        rows.append(
+            tf.cast(tf.image.resize(row, (FLAGS.height, width), antialias=True), tf.uint8).numpy()
+        )
+    width = max(r.shape[1] for r in rows)
+    sheet = np.concatenate(
+        [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    )
+    tf.io.write_file(FLAGS.output, tf.io.encode_png(sheet))
+    print(f"Wrote {FLAGS.output} ({sheet.shape[1]}x{sheet.shape[0]})")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

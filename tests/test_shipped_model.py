@@ -1,0 +1,90 @@
+"""The colorizer that ships with the package: loads with no argument and no network,
+colours photos from outside the training data, and exports with no --checkpoint."""
+
+import json
+import pathlib
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from colorization import color, inference
+from tests.helpers import run_module
+
+
+@pytest.fixture(scope="module")
+def chelsea():
+    """scikit-image's photo of a cat (bundled, not in any training set), 300 x 451."""
+    import skimage.data
+
+    return np.asarray(skimage.data.chelsea())
+
+
+@pytest.fixture(scope="module")
+def colorizer():
+    return inference.Colorizer()
+
+
+def _lab(rgb_u8):
+    return color.rgb_to_lab(rgb_u8[None].astype(np.float32) / 255.0).numpy()[0]
+
+
+def test_shipped_model_is_a_complete_model_dir():
+    root = inference.DEFAULT_MODEL
+    for name in (
+        "model.keras",
+        "config.json",
+        "priors.npz",
+        "summary.json",
+        "LICENSE-MobileNetV2.txt",
+    ):
+        assert (pathlib.Path(root) / name).is_file(), name
+    config = json.loads((pathlib.Path(root) / "config.json").read_text())
+    assert config["model"]["backbone"] == "mobilenet_v2"
+
+
+def test_colours_a_photo_in_one_line_keeping_its_size_and_lightness(colorizer, chelsea):
+    grey = np.asarray(tf.image.rgb_to_grayscale(chelsea))
+    coloured = colorizer.colorize(grey)
+    assert coloured.shape == chelsea.shape and coloured.dtype == np.uint8
+    lab = _lab(coloured)
+    # The photo's own L is kept (up to uint8 rounding and gamut clipping)...
+    assert np.abs(lab[..., 0] - _lab(np.repeat(grey, 3, -1))[..., 0]).mean() < 1.0
+    # ...and it is no longer grey: a real chroma, as in a colour photo.
+    chroma = np.hypot(lab[..., 1], lab[..., 2])
+    assert chroma.mean() > 8.0
+    # The colours are closer to the truth than the grey photo's (none) are: ab error.
+    true_ab = _lab(chelsea)[..., 1:]
+    assert np.abs(lab[..., 1:] - true_ab).mean() < np.abs(true_ab).mean()
+
+
+def test_class_branch_recognises_the_cat(colorizer, chelsea):
+    from data_prep.sources import VOC_CLASSES
+
+    probs = colorizer.colorize_batch(chelsea[None])["class_probs"][0]
+    assert VOC_CLASSES[int(np.argmax(probs))] == "cat"
+
+
+def test_colorize_cli_needs_no_model_flag(chelsea, tmp_path):
+    photo = tmp_path / "chelsea.png"
+    tf.io.write_file(str(photo), tf.io.encode_png(chelsea))
+    result = run_module("colorization.colorize", str(photo), f"--output_dir={tmp_path / 'out'}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = tf.io.decode_png(tf.io.read_file(str(tmp_path / "out" / "chelsea.png"))).numpy()
+    assert out.shape == chelsea.shape
+
+
+def test_export_needs_no_checkpoint_and_runtimes_agree(chelsea, colorizer, tmp_path):
+    out = tmp_path / "exported"
+    result = run_module(
+        "export", f"--output_dir={out}", "--formats=saved_model,tflite", "--tflite_variants=float32"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    expected = colorizer.colorize(chelsea).astype(np.float64)
+    for path in (
+        out / "saved_model" / "colorizer" / "1",
+        out / "tflite" / "colorizer_float32.tflite",
+    ):
+        got = inference.Colorizer(str(path)).colorize(chelsea).astype(np.float64)
+        psnr = 10 * np.log10(255.0**2 / max(((got - expected) ** 2).mean(), 1e-10))
+        assert psnr > 40.0, (path, psnr)
