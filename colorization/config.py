@@ -266,9 +266,16 @@ class TrainConfig:
             f"init_from=mobilenet_v2:PATH needs a .tflite file. Received: {init!r}",
         )
         check(
-            not pretrained or self.model.backbone == "mobilenet_v2",
+            not init.startswith("mobilenet_v2:") or self.model.backbone == "mobilenet_v2",
             f"init_from={init!r} loads an ImageNet MobileNetV2 trunk; it needs "
             f"backbone=mobilenet_v2. Received: backbone={self.model.backbone!r}",
+        )
+        check(
+            init != "imagenet"
+            or self.model.backbone == "mobilenet_v2"
+            or self.model.width_multiplier == 1.0,
+            "init_from=imagenet with backbone vgg16 needs width_multiplier=1.0 (VGG16's "
+            f"widths). Received: width_multiplier={self.model.width_multiplier}",
         )
 
     def check_files(self):

@@ -278,14 +278,11 @@ def run_full_evaluation(
         per_set[part] = summary
         all_records += records
         # Grey | ours | truth for the first photos of each set.
-        shown = 0
-        for image, _ in (
-            (e["image"].numpy(), 0) for e in pipeline.decoded(source, config).take(report_images)
-        ):
+        for element in pipeline.decoded(source, config).take(report_images):
+            image = element["image"].numpy()
             coloured = colorizer.colorize(image)
             grey = np.repeat(np.asarray(tf.image.rgb_to_grayscale(image)), 3, -1)
             sheet_rows.append(_sheet_row([grey, coloured, image]))
-            shown += 1
     combined = photo_eval.summarize(all_records, num_bootstrap) if len(parts) > 1 else None
     if combined is not None:
         combined["class"] = photo_eval.class_accuracy(all_records)
@@ -306,14 +303,15 @@ def run_full_evaluation(
     }
     with open(os.path.join(output_dir, "metrics.json"), "w") as f:
         json.dump(result, f, indent=2)
-    width = max(row.shape[1] for row in sheet_rows)
-    sheet = np.concatenate(
-        [
-            np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255)
-            for r in sheet_rows
-        ]
-    )
-    tf.io.write_file(os.path.join(output_dir, "contact_sheet.png"), tf.io.encode_png(sheet))
+    if sheet_rows:
+        width = max(row.shape[1] for row in sheet_rows)
+        sheet = np.concatenate(
+            [
+                np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255)
+                for r in sheet_rows
+            ]
+        )
+        tf.io.write_file(os.path.join(output_dir, "contact_sheet.png"), tf.io.encode_png(sheet))
     print(
         "| set | method | photos | AuC [95% CI] | rebalanced AuC [95% CI] | PSNR | colourfulness |"
     )
@@ -336,7 +334,7 @@ def run_full_evaluation(
                 else ""
             )
         )
-    print(f"Wrote {output_dir}/metrics.json, contact_sheet.png")
+    print(f"Wrote {output_dir}/metrics.json" + (", contact_sheet.png" if sheet_rows else ""))
     return result
 
 

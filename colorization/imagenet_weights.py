@@ -158,14 +158,57 @@ def apply_mobilenet_v2(model, weights):
     return loaded
 
 
+# Caffe-style per-channel means (B, G, R) that keras.applications' VGG16 subtracts.
+VGG16_MEANS_BGR = (103.939, 116.779, 123.68)
+VGG16_TRUNK = ("conv1", "conv2", "conv3", "conv4", "conv5")
+
+
+def apply_vgg16(model, vgg16):
+    """Sets the paper's trunk (conv1_1 ... conv5_3, width 1.0) from a Keras VGG16's 13
+    convolutions, in order; returns the names of the layers set.
+
+    The first convolution is folded for our input: VGG16 sees x_c = 255 g - mean_c on three
+    (BGR) channels, our trunk sees n = L / 50 - 1 on one. Taking the grey value g = L / 100
+    = (n + 1) / 2 (the CIELAB lightness curve is close to sRGB's), x_c = 127.5 n + 127.5 -
+    mean_c, so the folded kernel is 127.5 times the kernel summed over the colour channels,
+    and the constant moves into the bias (exact away from the zero-padded border).
+    """
+    import numpy as np
+
+    theirs = [layer for layer in vgg16.layers if type(layer).__name__ == "Conv2D"]
+    ours = [
+        model.get_layer(layer.name)
+        for layer in model.layers
+        if layer.name.split("_")[0] in VGG16_TRUNK and type(layer).__name__ == "Conv2D"
+    ]
+    if len(theirs) != 13 or len(ours) != 13:
+        raise PretrainedError(
+            f"VGG16 has 13 convolutions; found {len(theirs)} in the source and {len(ours)} in "
+            "the model's trunk. Expected backbone vgg16 at width_multiplier 1.0."
+        )
+    loaded = []
+    for index, (target, source) in enumerate(zip(ours, theirs, strict=True)):
+        kernel, bias = source.get_weights()
+        if index == 0:
+            offsets = 127.5 - np.asarray(VGG16_MEANS_BGR, np.float32)
+            bias = bias + np.einsum("hwco,c->o", kernel, offsets)
+            kernel = 127.5 * kernel.sum(axis=2, keepdims=True)
+        if kernel.shape != tuple(target.kernel.shape):
+            raise PretrainedError(
+                f"layer {target.name}: kernel {tuple(target.kernel.shape)} in the model, "
+                f"{kernel.shape} in VGG16. Expected width_multiplier 1.0."
+            )
+        target.set_weights([kernel, bias])
+        loaded.append(target.name)
+    return loaded
+
+
 def _keras_imagenet(model, backbone):
     """ImageNet weights from keras.applications (downloads once; needs a network)."""
     import keras
 
-    if backbone != "mobilenet_v2":
-        raise PretrainedError(
-            f"init_from=imagenet for backbone {backbone!r}: use load_vgg16_imagenet."
-        )
+    if backbone == "vgg16":
+        return apply_vgg16(model, keras.applications.VGG16(include_top=False, weights="imagenet"))
     reference = keras.applications.MobileNetV2(include_top=False, weights="imagenet")
     loaded = []
     for layer in reference.layers:
@@ -192,9 +235,5 @@ def load_imagenet_weights(model, spec, backbone="mobilenet_v2"):
         raise PretrainedError(
             f"Unknown pretrained spec {spec!r}. Expected mobilenet_v2:PATH.tflite or imagenet."
         )
-    print(
-        f"ImageNet MobileNetV2 trunk from {source}: {len(loaded)} layers "
-        f"({len(loaded) // 2} convolutions with their folded batch norms).",
-        flush=True,
-    )
+    print(f"ImageNet {backbone} trunk from {source}: {len(loaded)} layers set.", flush=True)
     return loaded

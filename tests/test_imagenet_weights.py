@@ -158,3 +158,32 @@ def test_lightness_to_grey_rgb_matches_skimage():
     expected = skcolor.lab2rgb(lab[None])[0]  # (41, 3), the grey sRGB colour of each L
     got = np.asarray(LightnessToGreyRGB()(lightness[None, :, None, None]))[0, :, 0]
     np.testing.assert_allclose(got, expected * 2.0 - 1.0, atol=2e-3)
+
+
+def test_vgg16_weights_fold_into_the_grey_paper_trunk():
+    """keras.applications' VGG16 (random weights here; ImageNet's with a network) onto the
+    paper's trunk: conv1_1 on L equals VGG16's block1_conv1 on the grey photo g = L / 100,
+    BGR, mean-subtracted, away from the zero-padded border; later kernels are copied."""
+    import keras
+
+    from colorization import imagenet_weights
+    from colorization.config import ModelConfig
+    from colorization.model import build_model
+
+    keras.utils.set_random_seed(0)
+    vgg = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    model = build_model(ModelConfig(image_size=32, fc_units=(16, 16, 8)))
+    loaded = imagenet_weights.apply_vgg16(model, vgg)
+    assert loaded[0] == "conv1_1" and loaded[-1] == "conv5_3" and len(loaded) == 13
+    lightness = np.random.default_rng(0).uniform(0, 100, (1, 32, 32, 1)).astype(np.float32)
+    ours = keras.Model(model.input, model.get_layer("conv1_1").output)(lightness).numpy()
+    means = np.asarray(imagenet_weights.VGG16_MEANS_BGR, np.float32)
+    bgr = 255.0 * np.repeat(lightness / 100.0, 3, -1) - means
+    theirs = keras.Model(vgg.input, vgg.get_layer("block1_conv1").output)(bgr).numpy()
+    np.testing.assert_allclose(ours[:, 1:-1, 1:-1], theirs[:, 1:-1, 1:-1], rtol=1e-4, atol=1e-3)
+    np.testing.assert_array_equal(
+        model.get_layer("conv4_2").kernel.numpy(), vgg.get_layer("block4_conv2").kernel.numpy()
+    )
+    narrow = build_model(ModelConfig(image_size=32, width_multiplier=0.5, fc_units=(16, 16, 8)))
+    with pytest.raises(imagenet_weights.PretrainedError, match="width_multiplier 1.0"):
+        imagenet_weights.apply_vgg16(narrow, vgg)
