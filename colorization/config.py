@@ -310,6 +310,19 @@ class TrainConfig:
         return {"auto": "auto", "true": True, "false": False}[self.jit_compile]
 
 
+# The optimisation and bookkeeping shared by the two CPU presets.
+_CPU_SCHEDULE = dict(
+    fc_units="256,128,64",
+    batch_size=16,
+    steps=4000,
+    learning_rate=1e-3,
+    warmup_steps=200,
+    checkpoint_every=100,
+    eval_every=500,
+    eval_examples=0,
+    cache=True,
+)
+
 # Training presets of train_main.py (--config=NAME): flag values that become the defaults.
 # The benchmarks read the model sizes from here too.
 PRESETS = {
@@ -331,6 +344,7 @@ PRESETS = {
     # The best colorizer the 2-core CPU trains in about an hour: an ImageNet MobileNetV2 trunk
     # (offline, from a TFLite file), all shared photos (see README for the measurements).
     "cpu": dict(
+        _CPU_SCHEDULE,
         dataset=(
             "voc_dir:../shared/data/voc2012_animals,voc_dir:../shared/data/voc_street,"
             "folder:../shared/data/photos"
@@ -341,34 +355,17 @@ PRESETS = {
         freeze_backbone=True,
         image_size=160,
         width_multiplier=0.5,
-        fc_units="256,128,64",
-        batch_size=16,
-        steps=4000,
-        learning_rate=1e-3,
-        warmup_steps=200,
         class_loss_weight=0.1,
-        checkpoint_every=100,
-        eval_every=500,
-        eval_examples=0,
-        cache=True,
         jit_compile="true",
     ),
     # The earlier from-scratch CPU recipe (the paper's trunk at width 0.25, one data set).
     "cpu_scratch": dict(
+        _CPU_SCHEDULE,
         dataset="voc_dir:../shared/data/voc2012_animals",
         model_dir="runs/cpu_scratch",
         image_size=96,
         width_multiplier=0.25,
-        fc_units="256,128,64",
-        batch_size=16,
-        steps=4000,
-        learning_rate=1e-3,
-        warmup_steps=200,
         class_loss_weight=0.05,
-        checkpoint_every=100,
-        eval_every=500,
-        eval_examples=0,
-        cache=True,
     ),
     # The paper's layout at full width, for GPUs.
     "paper": dict(
@@ -383,6 +380,9 @@ PRESETS = {
         warmup_steps=1000,
         weight_decay=1e-3,
         class_loss_weight=0.003,
+        # The paper starts its trunk from ImageNet VGG16 (keras.applications; a network is
+        # needed once).
+        init_from="imagenet",
         checkpoint_every=1000,
         eval_every=5000,
         eval_examples=512,

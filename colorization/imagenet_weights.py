@@ -203,13 +203,33 @@ def apply_vgg16(model, vgg16):
     return loaded
 
 
-def _keras_imagenet(model, backbone):
-    """ImageNet weights from keras.applications (downloads once; needs a network)."""
+def fetch_keras_imagenet(backbone):
+    """keras.applications' ImageNet network for `backbone` (downloaded once into
+    ~/.keras/models, then read from there). Raises PretrainedError when it cannot be had."""
     import keras
 
+    application = {
+        "vgg16": keras.applications.VGG16,
+        "mobilenet_v2": keras.applications.MobileNetV2,
+    }
+    if backbone not in application:
+        raise PretrainedError(f"No ImageNet weights for backbone {backbone!r}.")
+    try:
+        return application[backbone](include_top=False, weights="imagenet")
+    except Exception as e:  # urllib and Keras raise several types for a failed download.
+        raise PretrainedError(
+            f"Could not get ImageNet {backbone} weights from keras.applications "
+            f"({type(e).__name__}: {str(e)[:120]}). It needs a network once; offline, use "
+            "--backbone=mobilenet_v2 --init_from=mobilenet_v2:PATH.tflite, or train from "
+            "scratch with --init_from=''."
+        ) from e
+
+
+def _keras_imagenet(model, backbone, reference=None):
+    """ImageNet weights from keras.applications (downloads once; needs a network)."""
+    reference = reference or fetch_keras_imagenet(backbone)
     if backbone == "vgg16":
-        return apply_vgg16(model, keras.applications.VGG16(include_top=False, weights="imagenet"))
-    reference = keras.applications.MobileNetV2(include_top=False, weights="imagenet")
+        return apply_vgg16(model, reference)
     loaded = []
     for layer in reference.layers:
         if layer.weights:
@@ -218,18 +238,20 @@ def _keras_imagenet(model, backbone):
     return loaded
 
 
-def load_imagenet_weights(model, spec, backbone="mobilenet_v2"):
+def load_imagenet_weights(model, spec, backbone="mobilenet_v2", reference=None):
     """Loads ImageNet weights into the trunk of `model`; prints and returns what it loaded.
 
     Args:
       spec: "mobilenet_v2:PATH.tflite" (offline) or "imagenet" (keras.applications).
+      reference: for "imagenet", the network fetch_keras_imagenet returned, if fetched
+        already.
     """
     if spec.startswith(TFLITE_PREFIX):
         path = spec[len(TFLITE_PREFIX) :]
         loaded = apply_mobilenet_v2(model, read_mobilenet_v2_tflite(path))
         source = f"TFLite file {path}"
     elif spec == IMAGENET:
-        loaded = _keras_imagenet(model, backbone)
+        loaded = _keras_imagenet(model, backbone, reference)
         source = "keras.applications (weights='imagenet')"
     else:
         raise PretrainedError(

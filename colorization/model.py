@@ -120,20 +120,10 @@ def build_model(config=None):
         )(conv5)
         c = _batch_norm("class_downsample_norm", config)(c)
         c = layers.GlobalAveragePooling2D(name="class_pool", dtype=dtype)(c)
-        for i, units in enumerate(config.fc_units):
-            c = layers.Dense(units, activation="relu", name=f"fc{i + 1}", dtype=dtype)(c)
-        fc3 = c
-        # Logits in float32: softmax and cross-entropy lose too much in half precision.
-        outputs["class_logits"] = layers.Dense(
-            config.num_classes, name="class_logits", dtype="float32"
-        )(fc3)
+        fc3, outputs["class_logits"] = _class_branch(c, config, dtype)
 
         if config.use_fusion:
-            grid = size // 8
-            # (batch, fc3) -> (batch, 1, 1, fc3) -> the same vector at every conv5 position.
-            tiled = layers.Reshape((1, 1, config.fc_units[-1]), name="fusion_reshape")(fc3)
-            tiled = layers.UpSampling2D(size=(grid, grid), name="fusion_tile", dtype=dtype)(tiled)
-            x = layers.Concatenate(name="fusion_concat", dtype=dtype)([conv5, tiled])
+            x = _tile_and_concat(conv5, fc3, size // 8, config)
             x = layers.Conv2D(
                 scaled_width(512, width),
                 1,
@@ -171,6 +161,15 @@ def _class_branch(x, config, dtype):
     return x, logits
 
 
+def _tile_and_concat(features, fc3, grid, config):
+    """concat(features, fc3 tiled over the grid x grid positions): the paper's fusion."""
+    dtype = config.dtype_policy
+    # (batch, fc3) -> (batch, 1, 1, fc3) -> the same vector at every position.
+    tiled = layers.Reshape((1, 1, config.fc_units[-1]), name="fusion_reshape")(fc3)
+    tiled = layers.UpSampling2D(size=(grid, grid), name="fusion_tile", dtype=dtype)(tiled)
+    return layers.Concatenate(name="fusion_concat", dtype=dtype)([features, tiled])
+
+
 def _convs(x, name, filters, config, count=2):
     dtype = config.dtype_policy
     for i in range(count):
@@ -205,10 +204,7 @@ def _build_mobilenet_colorizer(config):
         pooled = layers.GlobalAveragePooling2D(name="class_pool", dtype=dtype)(features["s32"])
         fc3, outputs["class_logits"] = _class_branch(pooled, config, dtype)
         if config.use_fusion:
-            grid = size // 16
-            tiled = layers.Reshape((1, 1, config.fc_units[-1]), name="fusion_reshape")(fc3)
-            tiled = layers.UpSampling2D(size=(grid, grid), name="fusion_tile", dtype=dtype)(tiled)
-            x = layers.Concatenate(name="fusion_concat", dtype=dtype)([x, tiled])
+            x = _tile_and_concat(x, fc3, size // 16, config)
     x = layers.Conv2D(
         scaled_width(_MOBILE_HEAD["fusion"], width),
         1,

@@ -187,3 +187,16 @@ def test_vgg16_weights_fold_into_the_grey_paper_trunk():
     narrow = build_model(ModelConfig(image_size=32, width_multiplier=0.5, fc_units=(16, 16, 8)))
     with pytest.raises(imagenet_weights.PretrainedError, match="width_multiplier 1.0"):
         imagenet_weights.apply_vgg16(narrow, vgg)
+
+
+def test_imagenet_download_failure_names_the_offline_way(monkeypatch):
+    import keras
+
+    from colorization import imagenet_weights
+
+    def no_network(**kwargs):
+        raise OSError("URL fetch failure: [Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(keras.applications, "VGG16", no_network)
+    with pytest.raises(imagenet_weights.PretrainedError, match="mobilenet_v2:PATH.tflite"):
+        imagenet_weights.fetch_keras_imagenet("vgg16")

@@ -1,0 +1,95 @@
+"""Latency of an exported colorizer in each runtime, image in, image out, at batch 1.
+
+    python -m export --output_dir=runs/shipped_export      # the shipped model, all variants
+    python -m benchmarks.export_latency --export_dir=runs/shipped_export
+
+Times `Colorizer(path).colorize(photo)` — decoding to ab, upsampling and joining with the
+photo's own L included — for the Keras model, the SavedModel and every TFLite variant found,
+on one photo (scikit-image's 451 x 300 cat unless --photo), after 3 warm-up calls. Prints a
+Markdown table (median and min-max of --repeats calls, ms) and writes JSON (--output).
+"""
+
+import glob
+import json
+import os
+import sys
+import time
+
+import numpy as np
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("export_dir", None, "Output of `python -m export`.")
+flags.DEFINE_string("model", None, "Keras model to time beside it; default: the shipped one.")
+flags.DEFINE_string("photo", "", "Photo to colour; default: skimage's chelsea.")
+flags.DEFINE_integer("repeats", 20, "Timed calls per runtime.")
+flags.DEFINE_integer("num_threads", 2, "Threads for TFLite.")
+flags.DEFINE_string("output", "", "JSON output path.")
+flags.mark_flags_as_required(["export_dir"])
+
+
+def main(argv):
+    del argv
+    if not os.path.isdir(FLAGS.export_dir):
+        print(f"error: --export_dir={FLAGS.export_dir!r} is not a directory.", file=sys.stderr)
+        return 2
+    if FLAGS.repeats < 1:
+        print(f"error: --repeats must be >= 1. Received: {FLAGS.repeats}", file=sys.stderr)
+        return 2
+    import tensorflow as tf
+
+    from colorization.inference import Colorizer
+
+    if FLAGS.photo:
+        photo = tf.io.decode_image(tf.io.read_file(FLAGS.photo), channels=3).numpy()
+    else:
+        import skimage.data
+
+        photo = np.asarray(skimage.data.chelsea())
+    candidates = [("Keras", FLAGS.model)]
+    candidates += [
+        ("SavedModel", path)
+        for path in sorted(glob.glob(os.path.join(FLAGS.export_dir, "saved_model", "*", "*")))
+    ]
+    candidates += [
+        (f"TFLite {os.path.basename(p)[len('colorizer_') : -len('.tflite')]}", p)
+        for p in sorted(glob.glob(os.path.join(FLAGS.export_dir, "tflite", "*.tflite")))
+    ]
+    rows = []
+    print(f"Photo {photo.shape[1]}x{photo.shape[0]}, batch 1, {FLAGS.repeats} calls each")
+    print("| runtime | size (MB) | median ms | min-max ms |")
+    print("|---|---|---|---|")
+    for name, path in candidates:
+        colorizer = Colorizer(path, num_threads=FLAGS.num_threads)
+        for _ in range(3):
+            colorizer.colorize(photo)
+        times = []
+        for _ in range(FLAGS.repeats):
+            start = time.perf_counter()
+            colorizer.colorize(photo)
+            times.append(1000 * (time.perf_counter() - start))
+        size = None
+        if path and os.path.isfile(path):
+            size = os.path.getsize(path) / 1e6
+        row = {
+            "runtime": name,
+            "path": path or "shipped model.keras",
+            "size_mb": size,
+            "median_ms": float(np.median(times)),
+            "min_ms": float(np.min(times)),
+            "max_ms": float(np.max(times)),
+        }
+        rows.append(row)
+        print(
+            f"| {name} | {'' if size is None else f'{size:.2f}'} | {row['median_ms']:.1f} | "
+            f"{row['min_ms']:.1f}-{row['max_ms']:.1f} |",
+            flush=True,
+        )
+    if FLAGS.output:
+        with open(FLAGS.output, "w") as f:
+            json.dump({"photo_shape": list(photo.shape), "rows": rows}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

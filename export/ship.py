@@ -1,0 +1,96 @@
+"""Makes a trained model_dir the colorizer that ships with the package.
+
+    python -m export.ship --model_dir=runs/release --image_size=224 --temperature=0.5
+
+Writes colorization/pretrained/ (or --output_dir): model.keras rebuilt at the inference
+size S (the weights do not depend on S), config.json (the training config, with the chosen
+temperature as the model's default), priors.npz, and summary.json (the training summary plus
+a "shipped" block saying what was chosen and how). The MobileNetV2 licence file that sits
+there stays. Prints the size and the load time of the result.
+"""
+
+import json
+import os
+import shutil
+import sys
+import time
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model_dir", None, "Training model_dir to ship.")
+flags.DEFINE_integer("image_size", 0, "Network input size S to colour at; 0 = as trained.")
+flags.DEFINE_float("temperature", None, "Default annealed-mean temperature; None = as trained.")
+flags.DEFINE_string("chosen_on", "", "How S and the temperature were chosen (for summary.json).")
+flags.DEFINE_string("output_dir", None, "Default: colorization/pretrained in this package.")
+flags.mark_flags_as_required(["model_dir"])
+
+
+def ship(model_dir, output_dir, image_size=0, temperature=None, chosen_on=""):
+    """Writes the shipped model directory; returns (path of model.keras, bytes)."""
+    import dataclasses
+
+    from colorization import training
+    from colorization.model import at_image_size
+
+    model, config = training.load_model_dir(model_dir)
+    if config is None:
+        raise ValueError(f"{model_dir!r} is not a training model_dir (no config.json).")
+    trained_size = config.model.image_size
+    size = image_size or trained_size
+    if size % 32:
+        raise ValueError(f"image_size must be a multiple of 32. Received: image_size={size}")
+    model = at_image_size(model, config.model, size)
+    if temperature is not None:
+        config = dataclasses.replace(config, temperature=temperature)
+    os.makedirs(output_dir, exist_ok=True)
+    target = os.path.join(output_dir, "model.keras")
+    model.save(target)
+    with open(os.path.join(output_dir, "config.json"), "w") as f:
+        json.dump(config.to_dict(), f, indent=2)
+    shutil.copy(os.path.join(model_dir, "priors.npz"), os.path.join(output_dir, "priors.npz"))
+    with open(os.path.join(model_dir, "summary.json")) as f:
+        summary = json.load(f)
+    summary["shipped"] = {
+        "from": model_dir,
+        "trained_image_size": trained_size,
+        "inference_image_size": size,
+        "temperature": config.temperature,
+        "chosen_on": chosen_on,
+    }
+    with open(os.path.join(output_dir, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    return target, os.path.getsize(target)
+
+
+def main(argv):
+    del argv
+    from colorization.inference import DEFAULT_MODEL
+
+    if not os.path.isdir(FLAGS.model_dir):
+        print(f"error: --model_dir={FLAGS.model_dir!r} is not a directory.", file=sys.stderr)
+        return 2
+    if FLAGS.temperature is not None and FLAGS.temperature <= 0:
+        print(f"error: --temperature must be > 0. Received: {FLAGS.temperature}", file=sys.stderr)
+        return 2
+    output_dir = FLAGS.output_dir or DEFAULT_MODEL
+    try:
+        path, size = ship(
+            FLAGS.model_dir, output_dir, FLAGS.image_size, FLAGS.temperature, FLAGS.chosen_on
+        )
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    import keras
+
+    start = time.perf_counter()
+    keras.saving.load_model(path, compile=False)
+    print(
+        f"Wrote {output_dir}: {path} is {size / 1e6:.2f} MB, loads in "
+        f"{time.perf_counter() - start:.2f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)
