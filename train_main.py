@@ -14,7 +14,7 @@ import sys
 
 from absl import app, flags
 
-from colorization.config import PRESETS
+from colorization.config import BACKBONES, PRESETS
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("config", None, list(PRESETS), "Preset whose values become the defaults.")
@@ -86,7 +86,7 @@ flags.DEFINE_string(
 flags.DEFINE_enum(
     "backbone",
     "vgg16",
-    ["vgg16", "mobilenet_v2"],
+    list(BACKBONES),
     "Shared trunk: the paper's VGG16 layout, or ImageNet MobileNetV2 (width 1.0).",
 )
 flags.DEFINE_bool("freeze_backbone", False, "Keep the MobileNetV2 trunk's weights fixed.")

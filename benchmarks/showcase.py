@@ -27,7 +27,7 @@ def main(argv):
         return 2
     import tensorflow as tf
 
-    from colorization import inference
+    from colorization import evaluation, inference
     from data_prep.sources import VOC_CLASSES, skimage_photos
 
     kwargs = {} if FLAGS.temperature is None else {"temperature": FLAGS.temperature}
@@ -41,15 +41,8 @@ def main(argv):
             top = np.argsort(-probs[0])[:3]
             names = ", ".join(f"{VOC_CLASSES[i]} {100 * probs[0][i]:.0f}%" for i in top)
             print(f"{photo.shape[1]}x{photo.shape[0]}: {names}")
-        row = np.concatenate([np.repeat(grey, 3, -1), out["rgb"][0], photo], axis=1)
-        width = round(row.shape[1] * FLAGS.height / row.shape[0])
-        rows.append(
-            tf.cast(tf.image.resize(row, (FLAGS.height, width), antialias=True), tf.uint8).numpy()
-        )
-    width = max(r.shape[1] for r in rows)
-    sheet = np.concatenate(
-        [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
-    )
+        rows.append([np.repeat(grey, 3, -1), out["rgb"][0], photo])
+    sheet = evaluation.photo_sheet(rows, FLAGS.height, gap=4)
     tf.io.write_file(FLAGS.output, tf.io.encode_png(sheet))
     print(f"Wrote {FLAGS.output} ({sheet.shape[1]}x{sheet.shape[0]})")
     return 0

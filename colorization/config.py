@@ -9,6 +9,9 @@ import os
 _DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 _CLASS_LOSSES = ("softmax", "sigmoid")
 BACKBONES = ("vgg16", "mobilenet_v2")
+# init_from values that load ImageNet weights into the trunk (colorization.imagenet_weights).
+TFLITE_INIT_PREFIX = "mobilenet_v2:"
+IMAGENET_INIT = "imagenet"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -255,23 +258,24 @@ class TrainConfig:
         )
         check(bool(self.model_dir), "model_dir must not be empty.")
         init = self.init_from
-        pretrained = init.startswith("mobilenet_v2:") or init == "imagenet"
+        from_tflite = init.startswith(TFLITE_INIT_PREFIX)
+        pretrained = from_tflite or init == IMAGENET_INIT
         check(
             not init or pretrained or init.endswith((".keras", ".weights.h5")),
             "init_from must be a .keras or .weights.h5 file, mobilenet_v2:PATH.tflite or "
             f"imagenet. Received: {init!r}",
         )
         check(
-            not init.startswith("mobilenet_v2:") or init.endswith(".tflite"),
+            not from_tflite or init.endswith(".tflite"),
             f"init_from=mobilenet_v2:PATH needs a .tflite file. Received: {init!r}",
         )
         check(
-            not init.startswith("mobilenet_v2:") or self.model.backbone == "mobilenet_v2",
+            not from_tflite or self.model.backbone == "mobilenet_v2",
             f"init_from={init!r} loads an ImageNet MobileNetV2 trunk; it needs "
             f"backbone=mobilenet_v2. Received: backbone={self.model.backbone!r}",
         )
         check(
-            init != "imagenet"
+            init != IMAGENET_INIT
             or self.model.backbone == "mobilenet_v2"
             or self.model.width_multiplier == 1.0,
             "init_from=imagenet with backbone vgg16 needs width_multiplier=1.0 (VGG16's "
@@ -285,10 +289,10 @@ class TrainConfig:
         loadable after the files it was trained from have moved.
         """
         path = self.init_from
-        if path.startswith("mobilenet_v2:"):
-            path = path[len("mobilenet_v2:") :]
+        if path.startswith(TFLITE_INIT_PREFIX):
+            path = path[len(TFLITE_INIT_PREFIX) :]
         for name, value in (("priors_path", self.priors_path), ("init_from", path)):
-            if value and value != "imagenet" and not os.path.exists(value):
+            if value and value != IMAGENET_INIT and not os.path.exists(value):
                 raise ValueError(f"{name} {value!r} does not exist.")
 
     def to_dict(self):

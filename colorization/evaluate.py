@@ -149,8 +149,8 @@ def run_evaluation(
     spec = dataset or (config.val_dataset or config.dataset if config else None)
     if not spec:
         raise ValueError("--dataset is needed when the model carries no training config.")
-    if spec == "skimage" or spec.startswith("folder:"):
-        split = "train"
+    if not any(sources.has_splits(part) for part in sources.split_spec(spec)):
+        split = "train"  # these sources have a single split
     source = sources.load_source(spec, split, data_dir)
     print(source.summary(), flush=True)
     eval_config = pipeline.PipelineConfig(
@@ -219,18 +219,6 @@ def run_evaluation(
     return summary
 
 
-def _sheet_row(images, height=160):
-    import tensorflow as tf
-
-    resized = []
-    for image in images:
-        width = max(1, round(image.shape[1] * height / image.shape[0]))
-        resized.append(
-            tf.cast(tf.round(tf.image.resize(image, (height, width), antialias=True)), tf.uint8)
-        )
-    return np.concatenate(resized, axis=1)
-
-
 def _format_row(name, summary, group):
     m, iv = summary[group], summary["interval"][group]
     return (
@@ -256,7 +244,7 @@ def run_full_evaluation(
     """--protocol=full: scores whole photos through the colorize path; returns the summary."""
     import tensorflow as tf
 
-    from colorization import photo_eval
+    from colorization import evaluation, photo_eval
     from colorization.inference import Colorizer
     from data_prep import pipeline, sources
 
@@ -272,17 +260,17 @@ def run_full_evaluation(
         photos = (
             (e["image"].numpy(), int(e["label"].numpy())) for e in pipeline.decoded(source, config)
         )
-        records = photo_eval.evaluate_photos(colorizer.colorize_batch, photos, max_examples)
+        records = photo_eval.evaluate_photos(
+            colorizer.colorize_batch, photos, max_examples, keep_images=report_images
+        )
         summary = photo_eval.summarize(records, num_bootstrap)
         summary["class"] = photo_eval.class_accuracy(records)
         per_set[part] = summary
         all_records += records
         # Grey | ours | truth for the first photos of each set.
-        for element in pipeline.decoded(source, config).take(report_images):
-            image = element["image"].numpy()
-            coloured = colorizer.colorize(image)
+        for image, coloured in (r["images"] for r in records[:report_images]):
             grey = np.repeat(np.asarray(tf.image.rgb_to_grayscale(image)), 3, -1)
-            sheet_rows.append(_sheet_row([grey, coloured, image]))
+            sheet_rows.append([grey, coloured, image])
     combined = photo_eval.summarize(all_records, num_bootstrap) if len(parts) > 1 else None
     if combined is not None:
         combined["class"] = photo_eval.class_accuracy(all_records)
@@ -304,13 +292,7 @@ def run_full_evaluation(
     with open(os.path.join(output_dir, "metrics.json"), "w") as f:
         json.dump(result, f, indent=2)
     if sheet_rows:
-        width = max(row.shape[1] for row in sheet_rows)
-        sheet = np.concatenate(
-            [
-                np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255)
-                for r in sheet_rows
-            ]
-        )
+        sheet = evaluation.photo_sheet(sheet_rows, height=160)
         tf.io.write_file(os.path.join(output_dir, "contact_sheet.png"), tf.io.encode_png(sheet))
     print(
         "| set | method | photos | AuC [95% CI] | rebalanced AuC [95% CI] | PSNR | colourfulness |"

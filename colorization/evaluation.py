@@ -105,3 +105,26 @@ def image_grid(columns, max_rows=8):
     """uint8 grid: one row per image, one column per entry of `columns` (lists of images)."""
     rows = [np.concatenate(row, axis=1) for row in zip(*columns, strict=False)]
     return np.concatenate(rows[:max_rows], axis=0)
+
+
+def photo_sheet(rows, height, gap=0):
+    """uint8 sheet of photos of any sizes: each row a list of uint8 (H, W, 3) images, each
+    scaled to `height` pixels (aspect kept, antialiased) and set side by side; rows padded
+    with white to the widest and stacked with `gap` white pixels between them."""
+    import tensorflow as tf
+
+    lines = []
+    for images in rows:
+        scaled = []
+        for image in images:
+            width = max(1, round(image.shape[1] * height / image.shape[0]))
+            resized = tf.image.resize(image, (height, width), antialias=True)
+            scaled.append(tf.cast(tf.round(resized), tf.uint8).numpy())
+        lines.append(np.concatenate(scaled, axis=1))
+    width = max(line.shape[1] for line in lines)
+    return np.concatenate(
+        [
+            np.pad(line, ((0, gap), (0, width - line.shape[1]), (0, 0)), constant_values=255)
+            for line in lines
+        ]
+    )

@@ -25,9 +25,9 @@ import os
 import numpy as np
 
 from colorization import backbones
+from colorization.config import IMAGENET_INIT as IMAGENET
+from colorization.config import TFLITE_INIT_PREFIX as TFLITE_PREFIX
 
-TFLITE_PREFIX = "mobilenet_v2:"
-IMAGENET = "imagenet"
 _NUM_CONVS = 52
 
 
@@ -225,17 +225,23 @@ def fetch_keras_imagenet(backbone):
         ) from e
 
 
-def _keras_imagenet(model, backbone, reference=None):
-    """ImageNet weights from keras.applications (downloads once; needs a network)."""
-    reference = reference or fetch_keras_imagenet(backbone)
-    if backbone == "vgg16":
-        return apply_vgg16(model, reference)
-    loaded = []
-    for layer in reference.layers:
-        if layer.weights:
-            model.get_layer(layer.name).set_weights(layer.get_weights())
-            loaded.append(layer.name)
-    return loaded
+def fetch_pretrained(spec, backbone="mobilenet_v2"):
+    """Reads (or downloads) the ImageNet weights `spec` names, without touching a model, so
+    that a run can fail on a bad file before it reads any data.
+
+    Args:
+      spec: "mobilenet_v2:PATH.tflite" (offline) or "imagenet" (keras.applications).
+
+    Returns:
+      what `load_imagenet_weights` takes as `reference`.
+    """
+    if spec.startswith(TFLITE_PREFIX):
+        return read_mobilenet_v2_tflite(spec[len(TFLITE_PREFIX) :])
+    if spec == IMAGENET:
+        return fetch_keras_imagenet(backbone)
+    raise PretrainedError(
+        f"Unknown pretrained spec {spec!r}. Expected mobilenet_v2:PATH.tflite or imagenet."
+    )
 
 
 def load_imagenet_weights(model, spec, backbone="mobilenet_v2", reference=None):
@@ -243,19 +249,26 @@ def load_imagenet_weights(model, spec, backbone="mobilenet_v2", reference=None):
 
     Args:
       spec: "mobilenet_v2:PATH.tflite" (offline) or "imagenet" (keras.applications).
-      reference: for "imagenet", the network fetch_keras_imagenet returned, if fetched
-        already.
+      reference: what fetch_pretrained(spec, backbone) returned, if fetched already.
     """
+    if reference is None:
+        reference = fetch_pretrained(spec, backbone)
     if spec.startswith(TFLITE_PREFIX):
-        path = spec[len(TFLITE_PREFIX) :]
-        loaded = apply_mobilenet_v2(model, read_mobilenet_v2_tflite(path))
-        source = f"TFLite file {path}"
-    elif spec == IMAGENET:
-        loaded = _keras_imagenet(model, backbone, reference)
+        loaded = apply_mobilenet_v2(model, reference)
+        source = f"TFLite file {spec[len(TFLITE_PREFIX) :]}"
+    elif backbone == "vgg16":
+        loaded = apply_vgg16(model, reference)
         source = "keras.applications (weights='imagenet')"
     else:
-        raise PretrainedError(
-            f"Unknown pretrained spec {spec!r}. Expected mobilenet_v2:PATH.tflite or imagenet."
-        )
-    print(f"ImageNet {backbone} trunk from {source}: {len(loaded)} layers set.", flush=True)
+        loaded = []
+        for layer in reference.layers:
+            if layer.weights:
+                model.get_layer(layer.name).set_weights(layer.get_weights())
+                loaded.append(layer.name)
+        source = "keras.applications (weights='imagenet')"
+    print(
+        f"ImageNet {backbone} trunk from {source}: {len(loaded)} layers set; the colour path, "
+        "class branch and fusion start from random weights.",
+        flush=True,
+    )
     return loaded

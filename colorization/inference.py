@@ -126,8 +126,8 @@ class Colorizer:
         if temperature is not None and not float(temperature) > 0:
             raise ValueError(f"temperature must be > 0. Received: temperature={temperature}")
         self.temperature = bins.DEFAULT_TEMPERATURE if temperature is None else float(temperature)
-        exported = self.path.endswith(".tflite") or tf.saved_model.contains_saved_model(self.path)
-        if image_size and exported:
+        saved_model = tf.saved_model.contains_saved_model(self.path)
+        if image_size and (saved_model or self.path.endswith(".tflite")):
             raise ValueError(
                 f"image_size applies to Keras models; {self.path!r} is exported at a fixed size."
             )
@@ -136,7 +136,7 @@ class Colorizer:
             from export import tflite_colorize
 
             self._tflite = tflite_colorize.TFLiteColorizer(self.path, num_threads=num_threads)
-        elif tf.saved_model.contains_saved_model(self.path):
+        elif saved_model:
             self.kind = "saved_model"
             self._saved = tf.saved_model.load(self.path)
         else:

@@ -139,7 +139,9 @@ def class_accuracy(records):
     }
 
 
-def evaluate_photos(colorize_batch, photos, max_examples=0, progress_every=50, log=print):
+def evaluate_photos(
+    colorize_batch, photos, max_examples=0, keep_images=0, progress_every=50, log=print
+):
     """Colours every photo at its own size and scores it.
 
     Args:
@@ -147,6 +149,7 @@ def evaluate_photos(colorize_batch, photos, max_examples=0, progress_every=50, l
         (`Colorizer.colorize_batch`).
       photos: iterable of (uint8 (H, W, 3), label int).
       max_examples: stop after this many photos (0 = all).
+      keep_images: the first this many records also keep "images": (photo, coloured).
 
     Returns:
       the list of per-photo records (score_photo plus "label", "class_probs", "size").
@@ -161,6 +164,8 @@ def evaluate_photos(colorize_batch, photos, max_examples=0, progress_every=50, l
         record["label"] = int(label)
         record["class_probs"] = None if probs is None else np.asarray(probs[0])
         record["size"] = [int(image.shape[0]), int(image.shape[1])]
+        if len(records) < keep_images:
+            record["images"] = (image, out["rgb"][0])
         records.append(record)
         if progress_every and len(records) % progress_every == 0:
             log(f"  {len(records)} photos coloured and scored", flush=True)

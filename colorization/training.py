@@ -280,13 +280,11 @@ def train(config):
     start = time.time()
     config.check_files()
     pretrained = None
-    if config.init_from.startswith(imagenet_weights.TFLITE_PREFIX):
-        # Read (and validate) the file before any data is touched.
-        path = config.init_from[len(imagenet_weights.TFLITE_PREFIX) :]
-        pretrained = imagenet_weights.read_mobilenet_v2_tflite(path)
-    elif config.init_from == imagenet_weights.IMAGENET:
-        # Downloaded (or read from the Keras cache) before any data is touched.
-        pretrained = imagenet_weights.fetch_keras_imagenet(config.model.backbone)
+    if config.init_from.startswith(imagenet_weights.TFLITE_PREFIX) or (
+        config.init_from == imagenet_weights.IMAGENET
+    ):
+        # Read (or downloaded) and validated before any data is touched.
+        pretrained = imagenet_weights.fetch_pretrained(config.init_from, config.model.backbone)
     keras.utils.set_random_seed(config.seed)
     strategy = make_strategy(config.strategy, config.tpu)
     chief = is_chief(strategy)
@@ -332,17 +330,9 @@ def train(config):
         if manager.latest_checkpoint:
             checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
             print(f"Resumed from {manager.latest_checkpoint}", flush=True)
-        elif config.init_from == imagenet_weights.IMAGENET:
+        elif pretrained is not None:
             imagenet_weights.load_imagenet_weights(
                 model, config.init_from, config.model.backbone, reference=pretrained
-            )
-        elif pretrained is not None:
-            loaded = imagenet_weights.apply_mobilenet_v2(model, pretrained)
-            print(
-                f"ImageNet MobileNetV2 trunk from {config.init_from}: {len(loaded) // 2} "
-                "convolutions and their folded batch norms; the colour path, class branch and "
-                "fusion start from random weights.",
-                flush=True,
             )
         elif config.init_from:
             loaded, skipped = warm_start(model, config.init_from)
