@@ -36,7 +36,12 @@ setup(
             "ruff==0.17.6",
             "jax[cpu]>=0.4.30",
             "tensorflow-serving-api>=2.21,<2.22",
+            # The demo page and its browser test (tests/test_demo.py).
+            "gradio>=5,<7",
+            "selenium>=4.20,<5",
         ],
+        # python -m colorization.demo: a local page to try the colorizer.
+        "demo": ["gradio>=5,<7"],
         "serving": ["tensorflow-serving-api>=2.21,<2.22"],
         "bench": ["torch==2.13.0", "onnxruntime>=1.20", "openvino>=2024.0", "tf2onnx>=1.16"],
     },

@@ -12,30 +12,32 @@ Markdown table (median and min-max of --repeats calls, ms) and writes JSON (--ou
 import glob
 import json
 import os
-import sys
 import time
 
 import numpy as np
-from absl import app, flags
+from absl import flags
+
+from colorization import cli
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("export_dir", None, "Output of `python -m export`.")
-flags.DEFINE_string("model", None, "Keras model to time beside it; default: the shipped one.")
-flags.DEFINE_string("photo", "", "Photo to colour; default: skimage's chelsea.")
-flags.DEFINE_integer("repeats", 20, "Timed calls per runtime.")
-flags.DEFINE_integer("num_threads", 2, "Threads for TFLite.")
-flags.DEFINE_string("output", "", "JSON output path.")
-flags.mark_flags_as_required(["export_dir"])
+
+
+def define_flags():
+    flags.DEFINE_string("export_dir", None, "Output of `python -m export`.")
+    flags.DEFINE_string("model", None, "Keras model to time beside it; default: the shipped one.")
+    flags.DEFINE_string("photo", "", "Photo to colour; default: skimage's chelsea.")
+    flags.DEFINE_integer("repeats", 20, "Timed calls per runtime.")
+    flags.DEFINE_integer("num_threads", 2, "Threads for TFLite.")
+    flags.DEFINE_string("output", "", "JSON output path.")
+    flags.mark_flags_as_required(["export_dir"])
 
 
 def main(argv):
     del argv
     if not os.path.isdir(FLAGS.export_dir):
-        print(f"error: --export_dir={FLAGS.export_dir!r} is not a directory.", file=sys.stderr)
-        return 2
+        raise cli.CommandError(f"--export_dir={FLAGS.export_dir!r} is not a directory.")
     if FLAGS.repeats < 1:
-        print(f"error: --repeats must be >= 1. Received: {FLAGS.repeats}", file=sys.stderr)
-        return 2
+        raise cli.CommandError(f"--repeats must be >= 1. Received: {FLAGS.repeats}")
     import tensorflow as tf
 
     from colorization.inference import Colorizer
@@ -92,4 +94,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main, define_flags)

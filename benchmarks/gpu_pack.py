@@ -17,16 +17,18 @@ plus the 313 bin centres and the rebalancing weights of the training photos.
 import io
 import json
 import os
-import sys
 import time
 
 import numpy as np
-from absl import app, flags
+from absl import flags
+
+from colorization import cli, color
+from colorization.config import IMAGE_SIZE_RULE, valid_image_size
 
 FLAGS = flags.FLAGS
 
 
-def _define_flags():
+def define_flags():
     flags.DEFINE_string("dataset", None, "Source spec (voc_dir:PATH, folder:PATH, a TFDS name).")
     flags.DEFINE_string("split", "train", "Split to pack.")
     flags.DEFINE_string("data_dir", None, "TFDS data directory.")
@@ -37,16 +39,14 @@ def _define_flags():
     flags.DEFINE_float("mix_lambda", 0.5, "Lambda of the rebalancing weights.")
     flags.DEFINE_string("output", "gpu_pack/voc_train_224.npz", "Output .npz.")
     flags.mark_flag_as_required("dataset")
-    flags.register_validator(
-        "image_size", lambda v: v >= 16 and v % 8 == 0, "must be >= 16 and a multiple of 8"
-    )
+    flags.register_validator("image_size", valid_image_size, f"must be {IMAGE_SIZE_RULE}")
 
 
 def pack(source, image_size, quality, max_examples=0, mix_lambda=0.5, log_every=500):
     """Returns the dict of arrays that make a pack (see the module doc)."""
     import tensorflow as tf
 
-    from colorization import bins, color
+    from colorization import bins
     from data_prep import pipeline, priors
 
     config = pipeline.PipelineConfig(image_size=image_size, training=False, batch_size=1)
@@ -57,7 +57,7 @@ def pack(source, image_size, quality, max_examples=0, mix_lambda=0.5, log_every=
     def encode(element):
         rgb = pipeline.center_resize(element["image"], image_size)
         ab = color.rgb_to_lab(pipeline.target_rgb(rgb, image_size))[..., 1:]
-        jpeg = tf.io.encode_jpeg(tf.cast(tf.round(rgb * 255.0), tf.uint8), quality=quality)
+        jpeg = tf.io.encode_jpeg(color.to_uint8(rgb), quality=quality)
         ab = tf.cast(tf.clip_by_value(tf.round(ab), -128, 127), tf.int8)
         return jpeg, ab, element["label"]
 
@@ -72,9 +72,7 @@ def pack(source, image_size, quality, max_examples=0, mix_lambda=0.5, log_every=
             print(f"  packed {len(jpegs)} photos ({rate:.0f}/s)", flush=True)
     if not jpegs:
         raise ValueError(f"{source.name} gave no usable photos to pack.")
-    counts = np.zeros(bins.NUM_BINS, np.int64)
-    ab_all = np.stack(abs_).astype(np.float32)
-    np.add.at(counts, bins.hard_encode(ab_all).numpy().ravel(), 1)
+    counts = priors.ab_histogram(np.stack(abs_).astype(np.float32)).numpy()
     weights = priors.priors_from_counts(
         counts, mix_lambda, metadata={"source": source.name}
     ).weights
@@ -122,16 +120,15 @@ def main(argv):
     try:
         source = sources.load_source(FLAGS.dataset, FLAGS.split, FLAGS.data_dir)
     except sources.SourceError as e:
-        sys.exit(f"error: {e}")
+        raise cli.CommandError(str(e)) from None
     print(source.summary())
     arrays = pack(source, FLAGS.image_size, FLAGS.quality, FLAGS.max_examples, FLAGS.mix_lambda)
     try:
         size_mb = write_pack(arrays, FLAGS.output, FLAGS.max_mb)
     except ValueError as e:
-        sys.exit(f"error: {e}")
+        raise cli.CommandError(str(e)) from None
     print(f"Wrote {len(arrays['labels'])} photos to {FLAGS.output} ({size_mb:.1f} MiB)")
 
 
 if __name__ == "__main__":
-    _define_flags()
-    app.run(main)
+    cli.run(main, define_flags)

@@ -28,17 +28,18 @@ import concurrent.futures
 import io
 import json
 import os
-import sys
 import time
 
 import keras
 import numpy as np
-from absl import app, flags
+from absl import flags
+
+from colorization import cli
 
 FLAGS = flags.FLAGS
 
 
-def _define_flags():
+def define_flags():
     flags.DEFINE_string("pack", "gpu_pack/voc_train_224.npz", "Pack written by gpu_pack.")
     flags.DEFINE_string("output_dir", None, "Where metrics and weight shards go.")
     flags.DEFINE_string("spill_dir", "/tmp/gpu_train_spill", "Shards that do not fit go here.")
@@ -240,21 +241,21 @@ def read_weight_shards(model, directory):
 def main(argv):
     del argv
     from colorization import losses
-    from colorization.config import ModelConfig, TrainConfig
+    from colorization.config import ModelConfig, TrainConfig, parse_fc_units
     from colorization.model import build_model
     from colorization.optimizer import build_optimizer
 
     try:
         pack = load_pack(FLAGS.pack)
     except ValueError as e:
-        sys.exit(f"error: {e}")
+        raise cli.CommandError(str(e)) from None
     size = int(pack["metadata"]["image_size"])
     # Both configs validate the flags before any data is prepared.
     try:
         config = ModelConfig(
             image_size=size,
             width_multiplier=FLAGS.width_multiplier,
-            fc_units=tuple(int(u) for u in FLAGS.fc_units),
+            fc_units=parse_fc_units(FLAGS.fc_units),
             dtype_policy=FLAGS.dtype_policy,
         )
         train_config = TrainConfig(
@@ -269,7 +270,7 @@ def main(argv):
             seed=FLAGS.seed,
         )
     except ValueError as e:
-        sys.exit(f"error: {e}")
+        raise cli.CommandError(str(e)) from None
     os.makedirs(FLAGS.output_dir, exist_ok=True)
     keras.utils.set_random_seed(FLAGS.seed)
     start = time.perf_counter()
@@ -355,5 +356,4 @@ def _devices():
 
 
 if __name__ == "__main__":
-    _define_flags()
-    app.run(main)
+    cli.run(main, define_flags)

@@ -9,14 +9,15 @@ The model's layout comes from the run's metrics.json (built here in float32); th
 
 import json
 import os
-import sys
 
-from absl import app, flags
+from absl import flags
+
+from colorization import cli
 
 FLAGS = flags.FLAGS
 
 
-def _define_flags():
+def define_flags():
     flags.DEFINE_string("run_dir", None, "Folder with metrics.json and weights-K-of-N.npz.")
     flags.DEFINE_string("output", None, "Output .keras file.")
     flags.mark_flags_as_required(["run_dir", "output"])
@@ -46,12 +47,11 @@ def main(argv):
     try:
         model = rebuild(FLAGS.run_dir)
     except ValueError as e:
-        sys.exit(f"error: {e}")
+        raise cli.CommandError(str(e)) from None
     os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
     model.save(FLAGS.output)
     print(f"Wrote {FLAGS.output} ({model.count_params():,} parameters)")
 
 
 if __name__ == "__main__":
-    _define_flags()
-    app.run(main)
+    cli.run(main, define_flags)

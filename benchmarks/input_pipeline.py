@@ -14,15 +14,19 @@ import time
 
 import numpy as np
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
 
 from benchmarks import run, train_step
+from colorization import cli
 from data_prep import pipeline, sources
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("dataset", "voc_dir:../shared/data/voc2012_animals", "Source spec.")
-flags.DEFINE_integer("batches", 30, "Timed batches per measurement (after 3 warm-up batches).")
-flags.DEFINE_string("output", "benchmarks/input_pipeline.json", "JSON output.")
+
+
+def define_flags():
+    flags.DEFINE_string("dataset", "voc_dir:../shared/data/voc2012_animals", "Source spec.")
+    flags.DEFINE_integer("batches", 30, "Timed batches per measurement (after 3 warm-up batches).")
+    flags.DEFINE_string("output", "benchmarks/input_pipeline.json", "JSON output.")
 
 
 def pipeline_rate(source, image_size, batch_size, batches, cache):
@@ -79,4 +83,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main, define_flags)

@@ -24,23 +24,28 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
 
 from benchmarks import peers, train_step
 from benchmarks.timing import timed
-from colorization.config import PRESETS, ModelConfig
+from colorization import cli
+from colorization.config import DEFAULT_TEMPERATURE, PRESETS, ModelConfig
 from colorization.model import build_model, count_flops
 
 FLAGS = flags.FLAGS
 # cpu_scratch is the paper's VGG-style network at the old cpu size: the one PyTorch's eccv16
 # also implements, so the training comparison is like for like.
-flags.DEFINE_list("presets", ["smoke", "cpu_scratch", "paper"], "Presets to measure.")
-flags.DEFINE_list(
-    "inference_presets", ["cpu_scratch", "paper"], "Presets whose inference is measured."
-)
-flags.DEFINE_integer("repeats", 5, "Timed repeats per measurement.")
-flags.DEFINE_bool("peers", True, "Also time the peers of benchmarks.peers that are installed.")
-flags.DEFINE_string("output", "benchmarks/results.json", "JSON output.")
+
+
+def define_flags():
+    flags.DEFINE_list("presets", ["smoke", "cpu_scratch", "paper"], "Presets to measure.")
+    flags.DEFINE_list(
+        "inference_presets", ["cpu_scratch", "paper"], "Presets whose inference is measured."
+    )
+    flags.DEFINE_integer("repeats", 5, "Timed repeats per measurement.")
+    flags.DEFINE_bool("peers", True, "Also time the peers of benchmarks.peers that are installed.")
+    flags.DEFINE_string("output", "benchmarks/results.json", "JSON output.")
+
 
 # The paper preset is large for a CPU: fewer repeats, and batch 8 only at the most threads.
 _LARGE = "paper"
@@ -50,14 +55,14 @@ def preset_model(name):
     """(image size, width, fc units, batch) of a train_main preset. The paper preset is timed
     at batch 4: its batch of 32 does not fit a CPU benchmark."""
     preset = PRESETS[name]
-    if preset.get("backbone", "vgg16") != "vgg16":
+    model = preset.model
+    if model.backbone != "vgg16":
         raise ValueError(
-            f"preset {name!r} has backbone {preset['backbone']!r}; this suite measures the "
+            f"preset {name!r} has backbone {model.backbone!r}; this suite measures the "
             "paper's VGG-style network (and PyTorch's eccv16 beside it): use cpu_scratch."
         )
-    fc_units = tuple(int(u) for u in preset["fc_units"].split(","))
-    batch = 4 if name == _LARGE else preset["batch_size"]
-    return preset["image_size"], preset["width_multiplier"], fc_units, batch
+    batch = 4 if name == _LARGE else preset.batch_size
+    return model.image_size, model.width_multiplier, model.fc_units, batch
 
 
 def _xnnpack_conv_gflops(repeats, convs=4, size=56, channels=256):
@@ -148,7 +153,7 @@ def tflite_runner(path, threads):
     runner = Interpreter(model_path=path, num_threads=threads).get_signature_runner()
     size = runner.get_input_details()["grey"]["shape"][1]
     grey = np.random.default_rng(0).integers(0, 256, (1, size, size, 1), dtype=np.uint8)
-    temperature = np.array([0.38], np.float32)
+    temperature = np.array([DEFAULT_TEMPERATURE], np.float32)
 
     def run(calls, repeats):
         def invoke():
@@ -376,4 +381,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main, define_flags)

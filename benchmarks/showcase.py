@@ -7,24 +7,28 @@ Rows: grey | coloured | original, each photo scaled to --height pixels. The top-
 the class branch are printed per photo.
 """
 
-import sys
-
 import numpy as np
-from absl import app, flags
+from absl import flags
+
+from colorization import cli
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model", None, "Any model the colorize CLI takes; default: the shipped one.")
-flags.DEFINE_string("output", None, "PNG to write.")
-flags.DEFINE_integer("height", 200, "Height of each picture in the sheet.")
-flags.DEFINE_float("temperature", None, "Annealed-mean temperature; default: the model's.")
-flags.mark_flags_as_required(["output"])
+
+
+def define_flags():
+    flags.DEFINE_string(
+        "model", None, "Any model the colorize CLI takes; default: the shipped one."
+    )
+    flags.DEFINE_string("output", None, "PNG to write.")
+    flags.DEFINE_integer("height", 200, "Height of each picture in the sheet.")
+    flags.DEFINE_float("temperature", None, "Annealed-mean temperature; default: the model's.")
+    flags.mark_flags_as_required(["output"])
 
 
 def main(argv):
     del argv
     if FLAGS.height < 16:
-        print(f"error: --height must be >= 16. Received: {FLAGS.height}", file=sys.stderr)
-        return 2
+        raise cli.CommandError(f"--height must be >= 16. Received: {FLAGS.height}")
     import tensorflow as tf
 
     from colorization import evaluation, inference
@@ -49,4 +53,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main, define_flags)

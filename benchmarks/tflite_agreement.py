@@ -11,23 +11,29 @@ import json
 import os
 
 import numpy as np
-from absl import app, flags
+from absl import flags
+
+from colorization import cli
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model", None, "Keras model: model_dir or .keras.")
-flags.DEFINE_string("tflite_dir", None, "Folder of colorizer_<variant>.tflite files.")
-flags.DEFINE_string("dataset", "voc_dir:../shared/data/voc2012_animals", "Photos.")
-flags.DEFINE_string("split", "val", "Split.")
-flags.DEFINE_integer("images", 100, "Photos to compare on.")
-flags.DEFINE_string("output", "benchmarks/tflite_agreement.json", "JSON output.")
-flags.mark_flags_as_required(["model", "tflite_dir"])
+
+
+def define_flags():
+    flags.DEFINE_string("model", None, "Keras model: model_dir or .keras.")
+    flags.DEFINE_string("tflite_dir", None, "Folder of colorizer_<variant>.tflite files.")
+    flags.DEFINE_string("dataset", "voc_dir:../shared/data/voc2012_animals", "Photos.")
+    flags.DEFINE_string("split", "val", "Split.")
+    flags.DEFINE_integer("images", 100, "Photos to compare on.")
+    flags.DEFINE_string("output", "benchmarks/tflite_agreement.json", "JSON output.")
+    flags.mark_flags_as_required(["model", "tflite_dir"])
 
 
 def main(argv):
     del argv
+    from colorization import tflite_colorize
     from colorization.inference import Colorizer
     from data_prep import sources
-    from export import tflite, tflite_colorize
+    from export import tflite
 
     source = sources.load_source(FLAGS.dataset, FLAGS.split)
     photos = [
@@ -69,4 +75,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main, define_flags)

@@ -9,22 +9,22 @@ import json
 
 import keras
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from benchmarks.timing import timed
-from colorization import losses
-from colorization.config import ModelConfig
+from colorization import cli, losses
+from colorization.config import ModelConfig, parse_fc_units
 from colorization.model import build_model, count_flops
 
 FLAGS = flags.FLAGS
 
 
-def _define_flags():
+def define_flags():
     # Defined only when run as a script: other benchmarks import measure() with flags of
     # their own.
     flags.DEFINE_string("sizes", "96,128", "Image sizes.")
     flags.DEFINE_string("widths", "0.25,0.375", "Width multipliers.")
-    flags.DEFINE_string("fc_units", "256,128,64", "fc1,fc2,fc3 widths.")
+    flags.DEFINE_list("fc_units", ["256", "128", "64"], "fc1,fc2,fc3 widths.")
     flags.DEFINE_integer("batch_size", 16, "Batch size.")
     flags.DEFINE_integer("steps", 8, "Timed steps per configuration (after 2 warm-up steps).")
     flags.DEFINE_enum(
@@ -112,7 +112,10 @@ def measure(
 
 def main(argv):
     del argv
-    fc_units = tuple(int(u) for u in FLAGS.fc_units.split(","))
+    try:
+        fc_units = parse_fc_units(FLAGS.fc_units)
+    except ValueError as e:
+        raise cli.CommandError(str(e)) from None
     rows = []
     print(
         "| backbone | frozen | dtype | size | width | params | GFLOPs/img | train img/s "
@@ -149,5 +152,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    _define_flags()
-    app.run(main)
+    cli.run(main, define_flags)

@@ -13,11 +13,13 @@ distribution back into ab with the annealed mean. Both are TensorFlow ops that r
 import numpy as np
 import tensorflow as tf
 
+from colorization import config
+
 NUM_BINS = 313
 GRID_SIZE = 10
 DEFAULT_SIGMA = 5.0
 DEFAULT_NUM_NEIGHBORS = 5
-DEFAULT_TEMPERATURE = 0.38
+DEFAULT_TEMPERATURE = config.DEFAULT_TEMPERATURE
 
 # (a, first b, last b) per column of the gamut, b stepping by GRID_SIZE.
 _BIN_COLUMNS = (

@@ -15,22 +15,32 @@ import sys
 
 from absl import app, flags
 
+from colorization import cli
+from colorization.config import DEFAULT_TEMPERATURE
+
 FLAGS = flags.FLAGS
-flags.DEFINE_string(
-    "model", None, "Model: .keras, model_dir, SavedModel dir or .tflite; default: the shipped one."
-)
-flags.DEFINE_string("output_dir", None, "Where to write the coloured PNGs.")
-flags.DEFINE_float(
-    "temperature",
-    None,
-    "Annealed-mean temperature (lower = more vivid); default: the model's (its config.json), "
-    "else 0.38.",
-)
-flags.DEFINE_bool("overwrite", False, "Replace existing outputs.")
-flags.DEFINE_integer("num_threads", None, "Threads for TFLite.")
-flags.DEFINE_bool("side_by_side", False, "Write grey | colour | original next to each other.")
-flags.mark_flags_as_required(["output_dir"])
-flags.register_validator("temperature", lambda t: t is None or t > 0, "--temperature must be > 0")
+
+
+def define_flags():
+    flags.DEFINE_string(
+        "model",
+        None,
+        "Model: .keras, model_dir, SavedModel dir or .tflite; default: the shipped one.",
+    )
+    flags.DEFINE_string("output_dir", None, "Where to write the coloured PNGs.")
+    flags.DEFINE_float(
+        "temperature",
+        None,
+        "Annealed-mean temperature (lower = more vivid); default: the model's (its config.json), "
+        f"else {DEFAULT_TEMPERATURE}.",
+    )
+    flags.DEFINE_bool("overwrite", False, "Replace existing outputs.")
+    flags.DEFINE_integer("num_threads", None, "Threads for TFLite.")
+    flags.DEFINE_bool("side_by_side", False, "Write grey | colour | original next to each other.")
+    flags.mark_flags_as_required(["output_dir"])
+    flags.register_validator(
+        "temperature", lambda t: t is None or t > 0, "--temperature must be > 0"
+    )
 
 
 def collect_inputs(paths):
@@ -114,12 +124,13 @@ def run_colorize(
 
 
 def main(argv):
+    from colorization import model_files
+
     inputs = argv[1:]
     if not inputs:
         raise app.UsageError("Give at least one input file or folder.")
-    if FLAGS.model is not None and not os.path.exists(FLAGS.model):
-        print(f"error: --model={FLAGS.model!r} does not exist.", file=sys.stderr)
-        return 2
+    if FLAGS.model is not None and not model_files.exists(FLAGS.model):
+        raise cli.CommandError(f"--model={FLAGS.model!r} does not exist.")
     counts = run_colorize(
         inputs,
         FLAGS.model,
@@ -133,7 +144,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    cli.run(main, define_flags)
 
 
 if __name__ == "__main__":

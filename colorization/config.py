@@ -7,6 +7,23 @@ import dataclasses
 import os
 
 _DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
+# The annealed-mean temperature of Zhang et al. (colorization.bins re-exports it).
+DEFAULT_TEMPERATURE = 0.38
+IMAGE_SIZE_RULE = "an integer >= 16 and a multiple of 8"
+
+
+def valid_image_size(value):
+    """True for a network input side S the model takes: ab comes out at S/4 and the trunk
+    halves S three times."""
+    return isinstance(value, int) and value >= 16 and value % 8 == 0
+
+
+def check_image_size(value, name="image_size"):
+    """Raises ValueError naming `value` unless valid_image_size(value)."""
+    if not valid_image_size(value):
+        raise ValueError(f"{name} must be {IMAGE_SIZE_RULE}. Received: {name}={value!r}")
+
+
 _CLASS_LOSSES = ("softmax", "sigmoid")
 BACKBONES = ("vgg16", "mobilenet_v2")
 # init_from values that load ImageNet weights into the trunk (colorization.imagenet_weights).
@@ -69,11 +86,7 @@ class ModelConfig:
                 "freeze_backbone needs backbone=mobilenet_v2 (the vgg16 trunk has no ImageNet "
                 f"start offline). Received: backbone={self.backbone!r}"
             )
-        if not isinstance(self.image_size, int) or self.image_size < 16 or self.image_size % 8:
-            raise ValueError(
-                f"image_size must be an integer >= 16 and a multiple of 8. "
-                f"Received: image_size={self.image_size!r}"
-            )
+        check_image_size(self.image_size)
         if not 0 < self.width_multiplier <= 4:
             raise ValueError(
                 f"width_multiplier must be in (0, 4]. Received: width_multiplier={self.width_multiplier!r}"
@@ -121,6 +134,8 @@ class ModelConfig:
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 SCHEDULES = ("constant", "cosine")
+ENCODINGS = ("soft", "hard")
+JIT_CHOICES = ("auto", "true", "false")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,7 +204,7 @@ class TrainConfig:
     checkpoint_every: int = 100
     eval_every: int = 500
     eval_examples: int = 256
-    temperature: float = 0.38
+    temperature: float = DEFAULT_TEMPERATURE
     cache: bool = False
     min_crop_area: float = 0.25
     init_from: str = ""
@@ -224,7 +239,7 @@ class TrainConfig:
             f"class_loss_weight must be >= 0. Received: {self.class_loss_weight}",
         )
         check(
-            self.encoding in ("soft", "hard"),
+            self.encoding in ENCODINGS,
             f"encoding must be soft or hard. Received: {self.encoding!r}",
         )
         check(
@@ -253,7 +268,7 @@ class TrainConfig:
             f"keep_checkpoints must be >= 1. Received: {self.keep_checkpoints}",
         )
         check(
-            self.jit_compile in ("auto", "true", "false"),
+            self.jit_compile in JIT_CHOICES,
             f"jit_compile must be auto, true or false. Received: {self.jit_compile!r}",
         )
         check(bool(self.model_dir), "model_dir must not be empty.")
@@ -315,8 +330,7 @@ class TrainConfig:
 
 
 # The optimisation and bookkeeping shared by the two CPU presets.
-_CPU_SCHEDULE = dict(
-    fc_units="256,128,64",
+_CPU_SCHEDULE = TrainConfig(
     batch_size=16,
     steps=4000,
     learning_rate=1e-3,
@@ -327,16 +341,15 @@ _CPU_SCHEDULE = dict(
     cache=True,
 )
 
-# Training presets of train_main.py (--config=NAME): flag values that become the defaults.
-# The benchmarks read the model sizes from here too.
+# Training presets of train_main.py (--config=NAME): typed configs whose values become the
+# flags' defaults (a flag given on the command line wins). The benchmarks read the model
+# sizes from here too.
 PRESETS = {
     # A tiny model on the photos bundled with scikit-image: proves the whole loop works.
-    "smoke": dict(
+    "smoke": TrainConfig(
+        model=ModelConfig(image_size=64, width_multiplier=0.125, fc_units=(64, 64, 32)),
         dataset="skimage",
         model_dir="runs/smoke",
-        image_size=64,
-        width_multiplier=0.125,
-        fc_units="64,64,32",
         batch_size=4,
         steps=20,
         learning_rate=1e-3,
@@ -347,37 +360,42 @@ PRESETS = {
     ),
     # The best colorizer the 2-core CPU trains in about an hour: an ImageNet MobileNetV2 trunk
     # (offline, from a TFLite file), all shared photos (see README for the measurements).
-    "cpu": dict(
+    "cpu": dataclasses.replace(
         _CPU_SCHEDULE,
+        model=ModelConfig(
+            backbone="mobilenet_v2",
+            freeze_backbone=True,
+            image_size=160,
+            width_multiplier=0.5,
+            fc_units=(256, 128, 64),
+        ),
         dataset=(
             "voc_dir:../shared/data/voc2012_animals,voc_dir:../shared/data/voc_street,"
             "folder:../shared/data/photos"
         ),
         model_dir="runs/cpu",
-        backbone="mobilenet_v2",
         init_from="mobilenet_v2:../shared/pretrained/mobilenet_v2_1.0_224_quant.tflite",
-        freeze_backbone=True,
-        image_size=160,
-        width_multiplier=0.5,
         class_loss_weight=0.1,
         jit_compile="true",
     ),
     # The earlier from-scratch CPU recipe (the paper's trunk at width 0.25, one data set).
-    "cpu_scratch": dict(
+    "cpu_scratch": dataclasses.replace(
         _CPU_SCHEDULE,
+        model=ModelConfig(image_size=96, width_multiplier=0.25, fc_units=(256, 128, 64)),
         dataset="voc_dir:../shared/data/voc2012_animals",
         model_dir="runs/cpu_scratch",
-        image_size=96,
-        width_multiplier=0.25,
         class_loss_weight=0.05,
     ),
     # The paper's layout at full width, for GPUs.
-    "paper": dict(
+    "paper": TrainConfig(
+        model=ModelConfig(
+            image_size=224,
+            width_multiplier=1.0,
+            fc_units=(1024, 512, 256),
+            dtype_policy="mixed_float16",
+        ),
         dataset="voc/2012",
         model_dir="runs/paper",
-        image_size=224,
-        width_multiplier=1.0,
-        fc_units="1024,512,256",
         batch_size=32,
         steps=100_000,
         learning_rate=3e-5,
@@ -390,6 +408,127 @@ PRESETS = {
         checkpoint_every=1000,
         eval_every=5000,
         eval_examples=512,
-        dtype_policy="mixed_float16",
     ),
 }
+
+
+# ----- Command-line flags, generated from the fields above (train_main.py) -----
+
+# Flags whose name differs from their field; fields with no flag (set by the code).
+FLAG_NAMES = {"use_class_branch": "class_branch", "use_fusion": "fusion", "priors_path": "priors"}
+NO_FLAG = {"num_bins", "sync_batch_norm", "model"}
+# The allowed values of the string fields that are enums.
+CHOICES = {
+    "class_loss": _CLASS_LOSSES,
+    "dtype_policy": _DTYPE_POLICIES,
+    "backbone": BACKBONES,
+    "schedule": SCHEDULES,
+    "strategy": STRATEGIES,
+    "encoding": ENCODINGS,
+    "jit_compile": JIT_CHOICES,
+}
+
+
+def field_help(cls):
+    """{field name: description} from the "Attributes:" section of `cls`'s docstring, the one
+    place the fields are described (a line "a, b: text" describes both)."""
+    found, names = {}, []
+    in_attributes = False
+    for line in (cls.__doc__ or "").splitlines():
+        stripped = line.strip()
+        if stripped == "Attributes:":
+            in_attributes = True
+            continue
+        if not in_attributes or not stripped:
+            continue
+        indent = len(line) - len(line.lstrip())
+        head, sep, text = stripped.partition(":")
+        if indent <= 6 and sep and all(n.strip().isidentifier() for n in head.split(",")):
+            names = [n.strip() for n in head.split(",")]
+            for name in names:
+                found[name] = text.strip()
+        else:
+            for name in names:
+                found[name] += " " + stripped
+    return found
+
+
+def flag_fields():
+    """[(flag name, dataclass, field)] for every configurable field, model fields first."""
+    fields = []
+    for cls in (ModelConfig, TrainConfig):
+        for field in dataclasses.fields(cls):
+            if field.name not in NO_FLAG:
+                fields.append((FLAG_NAMES.get(field.name, field.name), cls, field))
+    return fields
+
+
+def parse_fc_units(text):
+    """ "1024,512,256" (or a list of strings) -> (1024, 512, 256); ValueError otherwise."""
+    parts = text.split(",") if isinstance(text, str) else list(text)
+    try:
+        units = tuple(int(u) for u in parts)
+    except ValueError:
+        units = ()
+    if len(units) != 3 or min(units) < 1:
+        raise ValueError(
+            f"fc_units must be three positive integers like 1024,512,256. Received: {text!r}"
+        )
+    return units
+
+
+def define_config_flags(flag_values=None):
+    """Defines one absl flag per configurable field (type, default, help and choices from
+    the dataclasses) plus --config (a preset)."""
+    from absl import flags
+
+    flag_values = flags.FLAGS if flag_values is None else flag_values
+    flags.DEFINE_enum(
+        "config",
+        None,
+        list(PRESETS),
+        "Preset whose values become the defaults.",
+        flag_values=flag_values,
+    )
+    helps = {**field_help(ModelConfig), **field_help(TrainConfig)}
+    for name, cls, field in flag_fields():
+        default = field.default
+        text = helps.get(field.name, field.name)
+        kind = field.type.__name__ if isinstance(field.type, type) else str(field.type)
+        if field.name in CHOICES:
+            flags.DEFINE_enum(
+                name, default, list(CHOICES[field.name]), text, flag_values=flag_values
+            )
+        elif field.name == "fc_units":
+            flags.DEFINE_list(name, [str(u) for u in default], text, flag_values=flag_values)
+        elif kind == "bool":
+            flags.DEFINE_bool(name, default, text, flag_values=flag_values)
+        elif kind == "int":
+            flags.DEFINE_integer(name, default, text, flag_values=flag_values)
+        elif kind == "float":
+            flags.DEFINE_float(name, default, text, flag_values=flag_values)
+        elif kind in ("str", "str | None"):
+            flags.DEFINE_string(name, default, text, flag_values=flag_values)
+        else:
+            raise TypeError(f"no flag type for field {cls.__name__}.{field.name}: {field.type!r}")
+
+
+def config_from_flags(flag_values=None):
+    """The TrainConfig the flags describe: a flag given on the command line beats the
+    --config preset, which beats the dataclass default. Raises ValueError naming the bad
+    value (files are checked later, when the run starts)."""
+    from absl import flags
+
+    flag_values = flags.FLAGS if flag_values is None else flag_values
+    base = PRESETS[flag_values.config] if flag_values.config else TrainConfig()
+    values = {ModelConfig: base.model.to_dict(), TrainConfig: base.to_dict()}
+    del values[TrainConfig]["model"]
+    for name, cls, field in flag_fields():
+        if flag_values[name].present or not flag_values.config:
+            value = flag_values[name].value
+            values[cls][field.name] = parse_fc_units(value) if field.name == "fc_units" else value
+    model = values[ModelConfig]
+    # --no_class_branch alone means no fusion either (fusion needs the branch).
+    if not model["use_class_branch"] and not flag_values["fusion"].present:
+        model["use_fusion"] = False
+    return TrainConfig(model=ModelConfig(**model), **values[TrainConfig])

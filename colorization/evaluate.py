@@ -22,43 +22,55 @@ import base64
 import html
 import json
 import os
-import sys
 
 import numpy as np
-from absl import app, flags
+from absl import flags
+
+from colorization import cli
+from colorization.config import DEFAULT_TEMPERATURE
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string(
-    "model", None, "Model: .keras file, model_dir or checkpoint (full: also SavedModel, .tflite)."
-)
-flags.DEFINE_enum(
-    "protocol",
-    "crop",
-    ["crop", "full"],
-    "crop: centre crops at the model's size; full: whole photos at their own size through "
-    "the colorize path, with bootstrap intervals.",
-)
-flags.DEFINE_integer("bootstrap", 1000, "Bootstrap resamples for --protocol=full.")
-flags.DEFINE_string("second_model", "", "Optional second model (e.g. an ablation).")
-flags.DEFINE_string("dataset", None, "Source spec; default: the model's validation data.")
-flags.DEFINE_string("split", "val", "Split.")
-flags.DEFINE_string("data_dir", None, "TFDS data directory.")
-flags.DEFINE_string("output_dir", None, "Where to write metrics.json and the report.")
-flags.DEFINE_integer(
-    "image_size",
-    0,
-    "crop: evaluation crop size; full: the network's input size S for colouring (the same "
-    "weights rebuilt at S); 0 = the model's input size.",
-)
-flags.DEFINE_float(
-    "temperature", None, "Annealed-mean temperature; default: the model's (config.json), else 0.38."
-)
-flags.DEFINE_list("temperatures", [], "Optional sweep of temperatures (sensitivity table).")
-flags.DEFINE_integer("max_examples", 0, "Evaluate at most this many images (0 = all).")
-flags.DEFINE_integer("report_images", 8, "Images in the contact sheet and report.")
-flags.DEFINE_integer("batch_size", 16, "Evaluation batch size.")
-flags.mark_flags_as_required(["model", "output_dir"])
-flags.register_validator("temperature", lambda t: t is None or t > 0, "--temperature must be > 0")
+
+
+def define_flags():
+    flags.DEFINE_string(
+        "model",
+        None,
+        "Model: .keras file, model_dir or checkpoint (full: also SavedModel, .tflite).",
+    )
+    flags.DEFINE_enum(
+        "protocol",
+        "crop",
+        ["crop", "full"],
+        "crop: centre crops at the model's size; full: whole photos at their own size through "
+        "the colorize path, with bootstrap intervals.",
+    )
+    flags.DEFINE_integer("bootstrap", 1000, "Bootstrap resamples for --protocol=full.")
+    flags.DEFINE_string("second_model", "", "Optional second model (e.g. an ablation).")
+    flags.DEFINE_string("dataset", None, "Source spec; default: the model's validation data.")
+    flags.DEFINE_string("split", "val", "Split.")
+    flags.DEFINE_string("data_dir", None, "TFDS data directory.")
+    flags.DEFINE_string("output_dir", None, "Where to write metrics.json and the report.")
+    flags.DEFINE_integer(
+        "image_size",
+        0,
+        "crop: evaluation crop size; full: the network's input size S for colouring (the same "
+        "weights rebuilt at S); 0 = the model's input size.",
+    )
+    flags.DEFINE_float(
+        "temperature",
+        None,
+        "Annealed-mean temperature; default: the model's (config.json), else "
+        f"{DEFAULT_TEMPERATURE}.",
+    )
+    flags.DEFINE_list("temperatures", [], "Optional sweep of temperatures (sensitivity table).")
+    flags.DEFINE_integer("max_examples", 0, "Evaluate at most this many images (0 = all).")
+    flags.DEFINE_integer("report_images", 8, "Images in the contact sheet and report.")
+    flags.DEFINE_integer("batch_size", 16, "Evaluation batch size.")
+    flags.mark_flags_as_required(["model", "output_dir"])
+    flags.register_validator(
+        "temperature", lambda t: t is None or t > 0, "--temperature must be > 0"
+    )
 
 
 def _png_data_uri(image):
@@ -123,7 +135,7 @@ def run_evaluation(
     dataset=None,
     split="val",
     second_model="",
-    temperature=0.38,
+    temperature=DEFAULT_TEMPERATURE,
     temperatures=(),
     max_examples=0,
     report_images=8,
@@ -134,7 +146,7 @@ def run_evaluation(
     """Evaluates and writes the outputs; returns the metrics dict that went to metrics.json."""
     import tensorflow as tf
 
-    from colorization import evaluation, training
+    from colorization import evaluation, model_files
     from data_prep import pipeline, priors, sources
 
     models, configs = {}, {}
@@ -142,7 +154,7 @@ def run_evaluation(
         name = os.path.basename(os.path.normpath(path)) or path
         if name in models or name == evaluation.GREY:
             name = f"{name}_{len(models)}"
-        models[name], configs[name] = training.load_model_dir(path)
+        models[name], configs[name] = model_files.load_model_dir(path)
     first = next(iter(models.values()))
     size = image_size or first.input_shape[1]
     config = next(iter(configs.values()))
@@ -321,31 +333,29 @@ def run_full_evaluation(
 
 
 def _model_val_spec(model_path):
-    from colorization import training
+    from colorization import model_files
 
-    _, config = training.load_model_dir(model_path)
+    _, config = model_files.load_model_dir(model_path)
     if config is None:
         raise ValueError("--dataset is needed when the model carries no training config.")
     return config.val_dataset or config.dataset
 
 
 def main(argv):
+    from colorization import model_files
+
     del argv
     try:
         temperatures = [float(t) for t in FLAGS.temperatures]
     except ValueError:
-        print(
-            f"error: --temperatures must be numbers. Received: {FLAGS.temperatures}",
-            file=sys.stderr,
-        )
-        return 2
+        raise cli.CommandError(
+            f"--temperatures must be numbers. Received: {FLAGS.temperatures}"
+        ) from None
     if any(t <= 0 for t in temperatures):
-        print(f"error: --temperatures must be > 0. Received: {temperatures}", file=sys.stderr)
-        return 2
+        raise cli.CommandError(f"--temperatures must be > 0. Received: {temperatures}")
     for path in filter(None, (FLAGS.model, FLAGS.second_model)):
-        if not os.path.exists(path):
-            print(f"error: model {path!r} does not exist.", file=sys.stderr)
-            return 2
+        if not model_files.exists(path):
+            raise cli.CommandError(f"model {path!r} does not exist.")
     from data_prep.sources import SourceError
 
     if FLAGS.protocol == "full":
@@ -363,8 +373,7 @@ def main(argv):
                 FLAGS.image_size,
             )
         except (SourceError, ValueError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+            raise cli.CommandError(str(e)) from None
         return 0
     try:
         run_evaluation(
@@ -373,7 +382,7 @@ def main(argv):
             FLAGS.dataset,
             FLAGS.split,
             FLAGS.second_model,
-            0.38 if FLAGS.temperature is None else FLAGS.temperature,
+            DEFAULT_TEMPERATURE if FLAGS.temperature is None else FLAGS.temperature,
             temperatures,
             FLAGS.max_examples,
             FLAGS.report_images,
@@ -382,10 +391,9 @@ def main(argv):
             FLAGS.data_dir,
         )
     except (SourceError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        raise cli.CommandError(str(e)) from None
     return 0
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main, define_flags)

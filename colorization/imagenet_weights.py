@@ -225,6 +225,11 @@ def fetch_keras_imagenet(backbone):
         ) from e
 
 
+def is_pretrained_spec(spec):
+    """True when an init_from value names ImageNet weights (not a .keras/.weights.h5 file)."""
+    return spec.startswith(TFLITE_PREFIX) or spec == IMAGENET
+
+
 def fetch_pretrained(spec, backbone="mobilenet_v2"):
     """Reads (or downloads) the ImageNet weights `spec` names, without touching a model, so
     that a run can fail on a bad file before it reads any data.

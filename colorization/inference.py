@@ -50,9 +50,7 @@ def compose_rgb(lightness, color_logits, temperature=bins.DEFAULT_TEMPERATURE):
     return rgb, ab
 
 
-def to_uint8(rgb):
-    """float RGB in [0, 1] -> uint8, rounded."""
-    return tf.cast(tf.round(tf.clip_by_value(rgb, 0.0, 1.0) * 255.0), tf.uint8)
+to_uint8 = color.to_uint8
 
 
 def to_rgb(image):
@@ -114,14 +112,18 @@ class Colorizer:
 
     def __init__(self, path=None, temperature=None, num_threads=None, image_size=None):
         """temperature: annealed-mean temperature; None = the one in the model_dir's
-        config.json (the shipped model's was chosen on training photos), else 0.38.
+        config.json (the shipped model's was chosen on training photos), else
+        bins.DEFAULT_TEMPERATURE.
         image_size: colour at this network input size S instead of the model's own (Keras
         models from a model_dir only; weights do not depend on S)."""
+        from colorization import model_files
+
         self.path = str(path or DEFAULT_MODEL)
-        if not os.path.exists(self.path):
+        if not model_files.exists(self.path):
             raise ValueError(
                 f"model {self.path!r} does not exist. Expected a .keras file, a training "
-                "model_dir, a SavedModel directory or a .tflite file."
+                "model_dir (or a checkpoint prefix in it), a SavedModel directory or a "
+                ".tflite file."
             )
         if temperature is not None and not float(temperature) > 0:
             raise ValueError(f"temperature must be > 0. Received: temperature={temperature}")
@@ -133,17 +135,15 @@ class Colorizer:
             )
         if self.path.endswith(".tflite"):
             self.kind = "tflite"
-            from export import tflite_colorize
+            from colorization import tflite_colorize
 
             self._tflite = tflite_colorize.TFLiteColorizer(self.path, num_threads=num_threads)
         elif saved_model:
             self.kind = "saved_model"
             self._saved = tf.saved_model.load(self.path)
         else:
-            from colorization import training
-
             self.kind = "keras"
-            self.model, config = training.load_model_dir(self.path)
+            self.model, config = model_files.load_model_dir(self.path)
             if temperature is None and config is not None:
                 self.temperature = float(config.temperature)
             if image_size and image_size != self.model.input_shape[1]:
@@ -160,12 +160,14 @@ class Colorizer:
                 reduce_retracing=True,
             )
 
-    def colorize_batch(self, images):
+    def colorize_batch(self, images, temperature=None):
         """uint8 (batch, H, W, C) -> dict with "rgb" uint8 (batch, H, W, 3) and, when known,
-        "class_probs"."""
+        "class_probs". temperature: this call's annealed-mean temperature (default: the
+        colorizer's)."""
         images = np.asarray(images)
+        temperature = self.temperature if temperature is None else float(temperature)
         if self.kind == "tflite":
-            outs = [self._tflite.colorize(image, self.temperature) for image in images]
+            outs = [self._tflite.colorize(image, temperature) for image in images]
             return {
                 "rgb": np.stack([o[0] for o in outs]),
                 "class_probs": np.stack([o[1] for o in outs]),
@@ -174,15 +176,15 @@ class Colorizer:
             signature = self._saved.signatures["colorize_with_temperature"]
             out = signature(
                 image=tf.constant(images, tf.uint8),
-                temperature=tf.constant(self.temperature, tf.float32),
+                temperature=tf.constant(temperature, tf.float32),
             )
         else:
-            out = self._run(tf.constant(images, tf.uint8), tf.constant(self.temperature))
+            out = self._run(tf.constant(images, tf.uint8), tf.constant(temperature, tf.float32))
         return {k: v.numpy() for k, v in out.items()}
 
-    def colorize(self, image):
+    def colorize(self, image, temperature=None):
         """uint8 (H, W) or (H, W, 1 or 3) -> uint8 (H, W, 3)."""
         image = np.asarray(image)
         if image.ndim == 2:
             image = image[..., None]
-        return self.colorize_batch(image[None])["rgb"][0]
+        return self.colorize_batch(image[None], temperature)["rgb"][0]

@@ -46,7 +46,7 @@ def score_photo(true_rgb, pred_rgb):
     true_ab = true_lab[..., 1:]
     true_bins = bins.hard_encode(true_ab.astype(np.float32)).numpy()
     grey_rgb = np.asarray(
-        np.round(np.clip(color.lightness_to_rgb(true_lab[None, ..., :1]).numpy()[0], 0, 1) * 255),
+        color.to_uint8(color.lightness_to_rgb(true_lab[None, ..., :1]))[0].numpy(),
         np.uint8,
     )
     record = {"true_colorfulness": float(metrics.colorfulness(true_rgb[None])[0])}

@@ -13,7 +13,6 @@ prepares the data set in `data_dir` exactly as if it had downloaded it. For PASC
 """
 
 import os
-import sys
 
 VOC_ARCHIVES = {
     "voc/2007": ("VOCtrainval_06-Nov-2007.tar", "VOCtest_06-Nov-2007.tar"),
@@ -51,25 +50,25 @@ def build(name, manual_dir, data_dir):
     return builder
 
 
-def main():
-    from absl import app, flags
+def define_flags():
+    from absl import flags
 
     flags.DEFINE_string("name", "voc/2012", "TFDS name, e.g. voc/2007 or voc/2012.")
     flags.DEFINE_string("manual_dir", None, "Folder holding the original archives.")
     flags.DEFINE_string("data_dir", None, "TFDS data directory to build into.")
     flags.mark_flags_as_required(["manual_dir", "data_dir"])
 
-    def run(argv):
-        del argv
-        try:
-            builder = build(flags.FLAGS.name, flags.FLAGS.manual_dir, flags.FLAGS.data_dir)
-        except ValueError as e:
-            print(f"error: {e}", file=sys.stderr)
-            raise SystemExit(2) from e
-        print(f"Prepared {flags.FLAGS.name} in {builder.data_dir}: {builder.info.splits}")
 
-    app.run(run)
+def main(argv):
+    from absl import flags
+
+    del argv
+    FLAGS = flags.FLAGS
+    builder = build(FLAGS.name, FLAGS.manual_dir, FLAGS.data_dir)
+    print(f"Prepared {FLAGS.name} in {builder.data_dir}: {builder.info.splits}")
 
 
 if __name__ == "__main__":
-    main()
+    from colorization import cli
+
+    cli.run(main, define_flags, user_errors=(ValueError,))

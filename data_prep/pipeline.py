@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from colorization import bins, color
+from colorization.config import check_image_size
 from data_prep import sources
 
 _ENCODINGS = ("soft", "hard")
@@ -66,10 +67,7 @@ class PipelineConfig:
     with_rgb: bool = False
 
     def __post_init__(self):
-        if self.image_size < 16 or self.image_size % 8:
-            raise ValueError(
-                f"image_size must be >= 16 and a multiple of 8. Received: image_size={self.image_size}"
-            )
+        check_image_size(self.image_size)
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1. Received: batch_size={self.batch_size}")
         if self.encoding not in _ENCODINGS:

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from colorization import bins, color
+from colorization.config import IMAGE_SIZE_RULE, valid_image_size
 
 DEFAULT_LAMBDA = 0.5
 DEFAULT_SIGMA = 5.0
@@ -136,13 +137,17 @@ def uniform_priors():
     )
 
 
-def _bin_histogram(rgb):
-    """Hard-assigned bin counts (313,) of one float RGB image (H, W, 3) in [0, 1]."""
-    ab = color.rgb_to_lab(rgb)[..., 1:]
+def ab_histogram(ab):
+    """Hard-assigned bin counts (313,) int64 of ab values (..., 2): the one bin counting."""
     indices = tf.reshape(bins.hard_encode(ab), [-1])
     return tf.math.bincount(
         indices, minlength=bins.NUM_BINS, maxlength=bins.NUM_BINS, dtype=tf.int64
     )
+
+
+def _bin_histogram(rgb):
+    """Hard-assigned bin counts (313,) of one float RGB image (H, W, 3) in [0, 1]."""
+    return ab_histogram(color.rgb_to_lab(rgb)[..., 1:])
 
 
 def count_bins(dataset, log_every=200):
@@ -177,14 +182,14 @@ def compute_priors(dataset, mix_lambda=DEFAULT_LAMBDA, sigma=DEFAULT_SIGMA, meta
     return priors_from_counts(counts, mix_lambda, sigma, metadata)
 
 
-def _main(argv):
-    from absl import flags
+def main(argv):
+    from absl import app, flags
 
     from data_prep import pipeline, sources
 
     FLAGS = flags.FLAGS
     if len(argv) > 1:
-        raise SystemExit(f"Unexpected arguments: {argv[1:]}")
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     source = sources.load_source(FLAGS.dataset, FLAGS.split, FLAGS.data_dir)
     print(source.summary(), file=sys.stderr)
     dataset = pipeline.target_rgb_dataset(source, FLAGS.image_size)
@@ -211,8 +216,8 @@ def _main(argv):
     )
 
 
-def main():
-    from absl import app, flags
+def define_flags():
+    from absl import flags
 
     flags.DEFINE_string(
         "dataset", None, "Source spec: voc/2012, voc_dir:PATH, folder:PATH, skimage."
@@ -225,13 +230,13 @@ def main():
     flags.DEFINE_integer("max_images", 0, "Count at most this many images (0 = all).")
     flags.DEFINE_string("output", None, "Where to write the .npz.")
     flags.mark_flags_as_required(["dataset", "output"])
-    flags.register_validator(
-        "image_size", lambda v: v >= 16 and v % 8 == 0, "must be >= 16 and a multiple of 8"
-    )
+    flags.register_validator("image_size", valid_image_size, f"must be {IMAGE_SIZE_RULE}")
     flags.register_validator("mix_lambda", lambda v: 0 <= v <= 1, "must be in [0, 1]")
     flags.register_validator("sigma", lambda v: v > 0, "must be positive")
-    app.run(_main)
 
 
 if __name__ == "__main__":
-    main()
+    from colorization import cli
+    from data_prep.sources import SourceError
+
+    cli.run(main, define_flags, user_errors=(SourceError,))

@@ -8,30 +8,42 @@ Writes OUTPUT/saved_model/colorizer/<version>/ and OUTPUT/tflite/colorizer_<vari
 """
 
 import os
-import sys
 
-from absl import app, flags
+from absl import flags
+
+from colorization import cli
+from colorization.config import DEFAULT_TEMPERATURE
 
 FORMATS = ("saved_model", "tflite")
 FLAGS = flags.FLAGS
-flags.DEFINE_string(
-    "checkpoint", None, "model_dir, checkpoint prefix or .keras file; default: the shipped model."
-)
-flags.DEFINE_string("output_dir", None, "Export directory.")
-flags.DEFINE_list("formats", list(FORMATS), "saved_model and/or tflite.")
-flags.DEFINE_list(
-    "tflite_variants", ["float32", "float16", "dynamic_int8", "int8"], "TFLite variants."
-)
-flags.DEFINE_integer("version", 1, "SavedModel version number (TF Serving folder).")
-flags.DEFINE_float("temperature", 0.38, "Default annealed-mean temperature of serving_default.")
-flags.DEFINE_string(
-    "calibration_dataset", "", "Source spec of int8 calibration photos; default: the training data."
-)
-flags.DEFINE_integer("calibration_images", 64, "Photos used to calibrate the int8 variant.")
-flags.mark_flags_as_required(["output_dir"])
+
+
+def define_flags():
+    flags.DEFINE_string(
+        "checkpoint",
+        None,
+        "model_dir, checkpoint prefix or .keras file; default: the shipped model.",
+    )
+    flags.DEFINE_string("output_dir", None, "Export directory.")
+    flags.DEFINE_list("formats", list(FORMATS), "saved_model and/or tflite.")
+    flags.DEFINE_list(
+        "tflite_variants", ["float32", "float16", "dynamic_int8", "int8"], "TFLite variants."
+    )
+    flags.DEFINE_integer("version", 1, "SavedModel version number (TF Serving folder).")
+    flags.DEFINE_float(
+        "temperature", DEFAULT_TEMPERATURE, "Default annealed-mean temperature of serving_default."
+    )
+    flags.DEFINE_string(
+        "calibration_dataset",
+        "",
+        "Source spec of int8 calibration photos; default: the training data.",
+    )
+    flags.DEFINE_integer("calibration_images", 64, "Photos used to calibrate the int8 variant.")
+    flags.mark_flags_as_required(["output_dir"])
 
 
 def _validate():
+    from colorization import model_files
     from colorization.inference import DEFAULT_MODEL
     from export.tflite import VARIANTS
 
@@ -43,7 +55,7 @@ def _validate():
     bad = [v for v in FLAGS.tflite_variants if v not in VARIANTS]
     if bad:
         raise ValueError(f"--tflite_variants must be among {VARIANTS}. Received: {bad}")
-    if not os.path.exists(FLAGS.checkpoint) and not os.path.exists(FLAGS.checkpoint + ".index"):
+    if not model_files.exists(FLAGS.checkpoint):
         raise ValueError(f"--checkpoint={FLAGS.checkpoint!r} does not exist.")
     if FLAGS.version < 1:
         raise ValueError(f"--version must be >= 1. Received: {FLAGS.version}")
@@ -56,12 +68,11 @@ def main(argv):
     try:
         _validate()
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    from colorization import training
+        raise cli.CommandError(str(e)) from None
+    from colorization import model_files
     from export import saved_model, tflite
 
-    model, config = training.load_model_dir(FLAGS.checkpoint)
+    model, config = model_files.load_model_dir(FLAGS.checkpoint)
     print(
         f"Loaded {FLAGS.checkpoint}: {model.count_params():,} parameters, input {model.input_shape}"
     )
@@ -71,8 +82,7 @@ def main(argv):
                 model, FLAGS.output_dir, FLAGS.version, FLAGS.temperature
             )
         except FileExistsError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+            raise cli.CommandError(str(e)) from None
         print(f"SavedModel: {path}")
     if "tflite" in FLAGS.formats:
         images = None
@@ -101,4 +111,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main, define_flags)

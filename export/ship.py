@@ -12,28 +12,34 @@ there stays. Prints the size and the load time of the result.
 import json
 import os
 import shutil
-import sys
 import time
 
-from absl import app, flags
+from absl import flags
+
+from colorization import cli
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model_dir", None, "Training model_dir to ship.")
-flags.DEFINE_integer("image_size", 0, "Network input size S to colour at; 0 = as trained.")
-flags.DEFINE_float("temperature", None, "Default annealed-mean temperature; None = as trained.")
-flags.DEFINE_string("chosen_on", "", "How S and the temperature were chosen (for summary.json).")
-flags.DEFINE_string("output_dir", None, "Default: colorization/pretrained in this package.")
-flags.mark_flags_as_required(["model_dir"])
+
+
+def define_flags():
+    flags.DEFINE_string("model_dir", None, "Training model_dir to ship.")
+    flags.DEFINE_integer("image_size", 0, "Network input size S to colour at; 0 = as trained.")
+    flags.DEFINE_float("temperature", None, "Default annealed-mean temperature; None = as trained.")
+    flags.DEFINE_string(
+        "chosen_on", "", "How S and the temperature were chosen (for summary.json)."
+    )
+    flags.DEFINE_string("output_dir", None, "Default: colorization/pretrained in this package.")
+    flags.mark_flags_as_required(["model_dir"])
 
 
 def ship(model_dir, output_dir, image_size=0, temperature=None, chosen_on=""):
     """Writes the shipped model directory; returns (path of model.keras, bytes)."""
     import dataclasses
 
-    from colorization import training
+    from colorization import model_files
     from colorization.model import at_image_size
 
-    model, config = training.load_model_dir(model_dir)
+    model, config = model_files.load_model_dir(model_dir)
     if config is None:
         raise ValueError(f"{model_dir!r} is not a training model_dir (no config.json).")
     trained_size = config.model.image_size
@@ -68,19 +74,16 @@ def main(argv):
     from colorization.inference import DEFAULT_MODEL
 
     if not os.path.isdir(FLAGS.model_dir):
-        print(f"error: --model_dir={FLAGS.model_dir!r} is not a directory.", file=sys.stderr)
-        return 2
+        raise cli.CommandError(f"--model_dir={FLAGS.model_dir!r} is not a directory.")
     if FLAGS.temperature is not None and FLAGS.temperature <= 0:
-        print(f"error: --temperature must be > 0. Received: {FLAGS.temperature}", file=sys.stderr)
-        return 2
+        raise cli.CommandError(f"--temperature must be > 0. Received: {FLAGS.temperature}")
     output_dir = FLAGS.output_dir or DEFAULT_MODEL
     try:
         path, size = ship(
             FLAGS.model_dir, output_dir, FLAGS.image_size, FLAGS.temperature, FLAGS.chosen_on
         )
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        raise cli.CommandError(str(e)) from None
     import keras
 
     start = time.perf_counter()
@@ -93,4 +96,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main, define_flags)

@@ -8,7 +8,7 @@ and returns
     class_probs  float32 (1, num_classes) (width 0 without a class branch)
 
 Returning ab rather than RGB keeps full resolution on the device: the app upsamples ab to the
-photo's size and joins it with the photo's own L (export/tflite_colorize.py shows how in
+photo's size and joins it with the photo's own L (colorization/tflite_colorize.py shows how in
 NumPy), which a fixed-size graph cannot do.
 
 Variants: float32; float16 weights; dynamic-range int8 (int8 weights, float activations);
@@ -67,7 +67,7 @@ def representative_greys(images, image_size, limit=64):
         )
         grey = grey_from_rgb(tf.clip_by_value(rgb, 0.0, 1.0))
         yield {
-            "grey": tf.cast(tf.round(grey * 255.0), tf.uint8)[tf.newaxis],
+            "grey": color.to_uint8(grey)[tf.newaxis],
             "temperature": tf.constant([bins.DEFAULT_TEMPERATURE]),
         }
 

@@ -11,9 +11,9 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from colorization import training
+from colorization import color, model_files, tflite_colorize
 from colorization.inference import Colorizer
-from export import serving_client, tflite_colorize
+from export import serving_client
 from tests.helpers import ROOT, photo, run_module
 
 
@@ -87,7 +87,7 @@ def test_saved_model_cli_run(exported, tmp_path):
 
 
 def test_saved_model_parity_with_keras_and_python_path(exported, tiny_model_dir):
-    model, _ = training.load_model_dir(str(tiny_model_dir))
+    model, _ = model_files.load_model_dir(str(tiny_model_dir))
     loaded = tf.saved_model.load(_saved_model_dir(exported))
     lightness = np.random.default_rng(0).uniform(0, 100, (2, 32, 32, 1)).astype(np.float32)
     ours = model(lightness, training=False)
@@ -99,14 +99,20 @@ def test_saved_model_parity_with_keras_and_python_path(exported, tiny_model_dir)
     python = Colorizer(str(tiny_model_dir)).colorize_batch(image)
     assert served["rgb"].shape == (2, 45, 61, 3) and served["class_probs"].shape == (2, 20)
     assert np.abs(served["rgb"].numpy().astype(int) - python["rgb"]).max() <= 1
-    # Grey (1-channel) input works, and colour input is made grey first: same result.
-    grey = tf.image.rgb_to_grayscale(image).numpy()
-    from_grey = loaded.signatures["serving_default"](image=tf.constant(grey))["rgb"].numpy()
-    assert from_grey.shape == (2, 45, 61, 3)
+    # Colour input is made grey first: the 1-channel photo of its L alone gives the same
+    # result (up to the uint8 rounding of that grey photo).
+    lab = color.rgb_uint8_to_lab(image)
+    grey = color.lab_to_rgb_uint8(tf.concat([lab[..., :1], tf.zeros_like(lab[..., 1:])], -1))
+    from_grey = loaded.signatures["serving_default"](image=grey[..., :1])["rgb"].numpy()
+    difference = np.abs(from_grey.astype(int) - served["rgb"].numpy())
+    assert from_grey.shape == (2, 45, 61, 3) and difference.mean() < 0.5 and difference.max() <= 3
+    # The temperature input reaches the decoder, as in the Python path.
     hotter = loaded.signatures["colorize_with_temperature"](
         image=tf.constant(image), temperature=tf.constant(1.0)
-    )
-    assert hotter["rgb"].shape == (2, 45, 61, 3)
+    )["rgb"].numpy()
+    python_hot = Colorizer(str(tiny_model_dir), temperature=1.0).colorize_batch(image)["rgb"]
+    assert np.abs(hotter.astype(int) - python_hot).max() <= 1
+    assert np.abs(hotter.astype(int) - served["rgb"].numpy()).max() > 0
 
 
 def test_rest_request_round_trip_against_the_saved_model(exported):
@@ -176,7 +182,7 @@ def test_tflite_variants_load_and_agree_with_keras(exported, tiny_model_dir, var
 
 
 def test_tflite_script_runs_without_tensorflow(exported, tmp_path):
-    """export/tflite_colorize.py with TensorFlow made unimportable."""
+    """colorization/tflite_colorize.py with TensorFlow made unimportable."""
     Image.fromarray(photo(12, 33, 71)).save(tmp_path / "in.jpg")
     blocker = tmp_path / "block"
     blocker.mkdir()
@@ -187,7 +193,7 @@ def test_tflite_script_runs_without_tensorflow(exported, tmp_path):
     result = subprocess.run(
         [
             sys.executable,
-            os.path.join(ROOT, "export", "tflite_colorize.py"),
+            os.path.join(ROOT, "colorization", "tflite_colorize.py"),
             str(exported / "tflite" / "colorizer_float32.tflite"),
             str(tmp_path / "in.jpg"),
             str(tmp_path / "out.png"),

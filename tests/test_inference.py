@@ -113,3 +113,35 @@ def test_evaluate_cli_writes_metrics_and_report(tiny_model_dir, generated_voc, t
     assert sheet.shape == (3 * 32, 4 * 32, 3)  # grey | model | model | truth
     report = (out / "report.html").read_text()
     assert report.count("data:image/png;base64,") == 3 * 4 and "Per class" in report
+
+
+def test_checkpoints_load_like_the_final_model(tiny_model_dir, tmp_path):
+    """load_model_dir's checkpoint branch: a checkpoint prefix, and a model_dir that has
+    only checkpoints (a killed run), give the final model's outputs (its last checkpoint
+    holds the same weights)."""
+    import shutil
+
+    from colorization import model_files
+
+    final, _ = model_files.load_model_dir(str(tiny_model_dir / "model.keras"))
+    prefix = str(tiny_model_dir / "checkpoints" / "ckpt-6")
+    from_prefix, config = model_files.load_model_dir(prefix)
+    killed = tmp_path / "killed_run"
+    shutil.copytree(tiny_model_dir, killed, ignore=shutil.ignore_patterns("model.keras"))
+    from_dir, _ = model_files.load_model_dir(str(killed))
+    lightness = np.random.default_rng(3).uniform(0, 100, (2, 32, 32, 1)).astype(np.float32)
+    expected = final(lightness, training=False)
+    for model in (from_prefix, from_dir):
+        out = model(lightness, training=False)
+        for key in ("color_logits", "class_logits"):
+            np.testing.assert_allclose(out[key].numpy(), expected[key].numpy(), atol=1e-5)
+    assert config.model.image_size == 32
+    # An earlier checkpoint is another model; the Colorizer takes prefixes too.
+    earlier, _ = model_files.load_model_dir(str(tiny_model_dir / "checkpoints" / "ckpt-3"))
+    assert not np.allclose(earlier(lightness)["color_logits"], expected["color_logits"])
+    image = photo(9, 30, 40)
+    np.testing.assert_array_equal(
+        Colorizer(prefix).colorize(image), Colorizer(str(tiny_model_dir)).colorize(image)
+    )
+    with pytest.raises(ValueError, match="not a .keras file, a model directory"):
+        model_files.load_model_dir(str(tmp_path / "elsewhere" / "x" / "ckpt-1"))

@@ -1,6 +1,6 @@
 """Colorizes a photo with a .tflite colorizer: the reference for app developers.
 
-    python export/tflite_colorize.py MODEL.tflite INPUT_IMAGE OUTPUT_IMAGE [--temperature=0.38]
+    python colorization/tflite_colorize.py MODEL.tflite INPUT_IMAGE OUTPUT_IMAGE [--temperature=0.38]
 
 Needs only ai-edge-litert, NumPy and Pillow (no TensorFlow). The steps an app repeats:
   1. L of the photo at full resolution (CIELAB, D65), and the grey photo with that L.

@@ -1,0 +1,44 @@
+"""The one convention of every command line (`python -m ...`, `python train_main.py`).
+
+- Flags are defined in the command's own `define_flags()`, called by `run()` just before
+  absl parses the command line, so importing a command's module defines nothing: commands
+  and tests can import each other's functions without `DuplicateFlagError`.
+- A bad flag value fails in absl's parser or a flag validator, before any work starts
+  (absl prints the usage line and exits with status 1).
+- A problem found later in the user's input (a missing file, an unreadable data set) is
+  raised as `CommandError` (or one of `user_errors`) and printed as one line
+  `error: ...` on stderr, exit status 2; a traceback means a bug.
+- Long work prints progress lines on stdout.
+"""
+
+import sys
+
+from absl import app
+
+
+class CommandError(Exception):
+    """A problem with the user's input, reported as `error: MESSAGE` with exit status 2."""
+
+
+def run(main, define_flags=None, user_errors=()):
+    """Defines the command's flags, parses them and calls `main(argv)`.
+
+    Args:
+      main: the command, `main(argv) -> exit status (or None for 0)`.
+      define_flags: the command's flag definitions, a function of no arguments.
+      user_errors: further exception types that mean bad input rather than a bug
+        (ValueError from a config, SourceError from a data set...); reported like
+        CommandError.
+    """
+    if define_flags is not None:
+        define_flags()
+    errors = (CommandError, *user_errors)
+
+    def guarded(argv):
+        try:
+            return main(argv)
+        except errors as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+
+    app.run(guarded)

@@ -1,0 +1,75 @@
+"""tf.distribute for training: the strategy for a name, which task writes files, and a
+plain training loop for multi-worker runs."""
+
+import keras
+import tensorflow as tf
+
+
+def make_strategy(name, tpu=""):
+    """The tf.distribute strategy for `name`."""
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        # Reads the cluster and this task's role from the TF_CONFIG environment variable.
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    return tf.distribute.get_strategy()
+
+
+def is_chief(strategy):
+    """True on the task that writes the model directory (task 0 of multi-worker)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    return resolver.task_type == "chief" or (
+        resolver.task_type == "worker" and resolver.task_id == 0
+    )
+
+
+def distributed_loop(model, optimizer, loss, loss_weights, strategy, dataset, config, callbacks):
+    """A plain strategy.run training loop for MultiWorkerMirroredStrategy.
+
+    Keras 3's fit() cannot reduce scalar metrics across workers under this strategy
+    (tensorflow/tensorflow#72388), so multi-worker runs step here with the same model,
+    losses, optimizer and callbacks. Each replica's loss is its local mean divided by the
+    number of replicas, so the all-reduced gradient is that of the global batch mean.
+    """
+    replicas = strategy.num_replicas_in_sync
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+
+    def replica_step(lightness, targets):
+        with tf.GradientTape() as tape:
+            outputs = model(lightness, training=True)
+            parts = {name: fn(targets[name], outputs[name]) for name, fn in loss.items()}
+            total = tf.add_n([loss_weights[name] * value for name, value in parts.items()])
+            scaled = total / replicas
+        gradients = tape.gradient(scaled, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+        return {"loss": total, **{f"{name}_loss": value for name, value in parts.items()}}
+
+    @tf.function
+    def train_step(inputs):
+        lightness, targets = inputs
+        per_replica = strategy.run(replica_step, args=(lightness, targets))
+        return {k: strategy.reduce("MEAN", v, axis=None) for k, v in per_replica.items()}
+
+    for callback in callbacks:
+        callback.set_model(model)
+    history = {}
+    progress = keras.utils.Progbar(config.steps, stateful_metrics=["loss"])
+    step = int(optimizer.iterations.numpy())
+    while step < config.steps:
+        logs = train_step(next(iterator))
+        step = int(optimizer.iterations.numpy())
+        logs = {k: float(v) for k, v in logs.items()}
+        progress.update(step, list(logs.items()))
+        if step % config.checkpoint_every == 0 or step >= config.steps:
+            for key, value in logs.items():
+                history.setdefault(key, []).append(value)
+            for callback in callbacks:
+                callback.on_epoch_end(step // config.checkpoint_every - 1, logs)
+    return history
