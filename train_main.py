@@ -63,14 +63,17 @@ def main(argv):
         train_config = config_from_flags()
     except ValueError as e:
         raise cli.CommandError(str(e)) from None
+    # TensorFlow is imported only now, so a bad flag fails in a fraction of a second.
     from colorization import training
+    from colorization.imagenet_weights import PretrainedError
+    from data_prep.sources import SourceError
 
-    training.train(_with_epochs(train_config, FLAGS.epochs))
+    try:
+        training.train(_with_epochs(train_config, FLAGS.epochs))
+    except (SourceError, PretrainedError) as e:
+        raise cli.CommandError(str(e)) from None
     return 0
 
 
 if __name__ == "__main__":
-    from colorization.imagenet_weights import PretrainedError
-    from data_prep.sources import SourceError
-
-    cli.run(main, define_flags, user_errors=(SourceError, PretrainedError))
+    cli.run(main, define_flags)
