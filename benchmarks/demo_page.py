@@ -243,6 +243,8 @@ def main(argv):
                 )
             # The screenshot shows scikit-image's chelsea (free to publish).
             upload(driver, server.url, examples[0])
+            # Gradio fades outputs in after an update; the screenshot waits for the fade.
+            time.sleep(2)
             if FLAGS.screenshot:
                 os.makedirs(os.path.dirname(FLAGS.screenshot) or ".", exist_ok=True)
                 driver.save_screenshot(FLAGS.screenshot)

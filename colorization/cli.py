@@ -16,6 +16,18 @@ import sys
 from absl import app
 
 
+def define_model_flag():
+    """--model, as every command that colours photos takes it."""
+    from absl import flags
+
+    flags.DEFINE_string(
+        "model",
+        None,
+        "Model: .keras, model_dir (or a checkpoint prefix in it), SavedModel dir or .tflite; "
+        "default: the colorizer shipped with the package.",
+    )
+
+
 class CommandError(Exception):
     """A problem with the user's input, reported as `error: MESSAGE` with exit status 2."""
 

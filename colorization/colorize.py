@@ -22,11 +22,7 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
-    flags.DEFINE_string(
-        "model",
-        None,
-        "Model: .keras, model_dir, SavedModel dir or .tflite; default: the shipped one.",
-    )
+    cli.define_model_flag()
     flags.DEFINE_string("output_dir", None, "Where to write the coloured PNGs.")
     flags.DEFINE_float(
         "temperature",

@@ -25,11 +25,7 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
-    flags.DEFINE_string(
-        "model",
-        None,
-        "Model: .keras, model_dir, SavedModel dir or .tflite; default: the shipped one.",
-    )
+    cli.define_model_flag()
     flags.DEFINE_integer("port", 7860, "Port of the page.", lower_bound=1, upper_bound=65535)
     flags.DEFINE_string("host", "127.0.0.1", "Address to listen on (0.0.0.0 for other machines).")
     flags.DEFINE_integer(
