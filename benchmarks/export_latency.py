@@ -48,21 +48,40 @@ def main(argv):
         import skimage.data
 
         photo = np.asarray(skimage.data.chelsea())
-    candidates = [("Keras", FLAGS.model)]
+    candidates = [("Keras", FLAGS.model, "float32"), ("Keras bfloat16", FLAGS.model, "bfloat16")]
     candidates += [
-        ("SavedModel", path)
+        (f"SavedModel {os.path.basename(os.path.dirname(path))}", path, "float32")
         for path in sorted(glob.glob(os.path.join(FLAGS.export_dir, "saved_model", "*", "*")))
     ]
     candidates += [
-        (f"TFLite {os.path.basename(p)[len('colorizer_') : -len('.tflite')]}", p)
+        (f"TFLite {os.path.basename(p)[len('colorizer_') : -len('.tflite')]}", p, "float32")
         for p in sorted(glob.glob(os.path.join(FLAGS.export_dir, "tflite", "*.tflite")))
     ]
+    # Agreement with the float32 Keras model on real photos: the timed one and three of
+    # scikit-image's, each at its own size.
+    import skimage.data
+
+    others = [skimage.data.astronaut(), skimage.data.coffee(), skimage.data.rocket()]
+    reference = Colorizer(FLAGS.model)
+    expected = [reference.colorize_batch(p[None]) for p in [photo, *others]]
     rows = []
     print(f"Photo {photo.shape[1]}x{photo.shape[0]}, batch 1, {FLAGS.repeats} calls each")
-    print("| runtime | size (MB) | median ms | min-max ms |")
-    print("|---|---|---|---|")
-    for name, path in candidates:
-        colorizer = Colorizer(path, num_threads=FLAGS.num_threads)
+    print("| runtime | size (MB) | median ms | min-max ms | agreement dB (min of 4) | same class |")
+    print("|---|---|---|---|---|---|")
+    for name, path, precision in candidates:
+        # Exported files do not carry the model's temperature: all runtimes use the reference's.
+        colorizer = Colorizer(
+            path,
+            temperature=reference.temperature,
+            num_threads=FLAGS.num_threads,
+            precision=precision,
+        )
+        agreement, same = [], 0
+        for image, want in zip([photo, *others], expected, strict=True):
+            got = colorizer.colorize_batch(image[None])
+            error = np.mean((got["rgb"].astype(np.float64) - want["rgb"]) ** 2)
+            agreement.append(10 * np.log10(255.0**2 / max(error, 1e-12)))
+            same += int(np.argmax(got["class_probs"]) == np.argmax(want["class_probs"]))
         for _ in range(3):
             colorizer.colorize(photo)
         times = []
@@ -77,6 +96,9 @@ def main(argv):
             "runtime": name,
             "path": path or "shipped model.keras",
             "size_mb": size,
+            "precision": precision,
+            "agreement_db_min": float(min(agreement)),
+            "class_agreement": same / len(agreement),
             "median_ms": float(np.median(times)),
             "min_ms": float(np.min(times)),
             "max_ms": float(np.max(times)),
@@ -84,7 +106,8 @@ def main(argv):
         rows.append(row)
         print(
             f"| {name} | {'' if size is None else f'{size:.2f}'} | {row['median_ms']:.1f} | "
-            f"{row['min_ms']:.1f}-{row['max_ms']:.1f} |",
+            f"{row['min_ms']:.1f}-{row['max_ms']:.1f} | {row['agreement_db_min']:.1f} | "
+            f"{same}/{len(agreement)} |",
             flush=True,
         )
     if FLAGS.output:

@@ -28,9 +28,9 @@ from absl import flags
 
 from benchmarks import peers, train_step
 from benchmarks.timing import timed
-from colorization import cli
+from colorization import cli, hardware
 from colorization.config import DEFAULT_TEMPERATURE, PRESETS, ModelConfig
-from colorization.model import build_model, count_flops
+from colorization.model import build_model, count_flops, with_dtype_policy
 
 FLAGS = flags.FLAGS
 # cpu_scratch is the paper's VGG-style network at the old cpu size: the one PyTorch's eccv16
@@ -103,21 +103,66 @@ def _nominal_gflops():
     return os.cpu_count() * max(mhz) / 1000 * 32
 
 
+def _xnnpack_int8_conv_gops(repeats, convs=4, size=56, channels=256):
+    """GOP/s (multiply-adds x 2) of the same conv chain quantized to full int8 (per-channel
+    weights) and run by LiteRT/XNNPACK: the int8 ceiling (VNNI where the CPU has it)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    kernels = [tf.random.normal([3, 3, channels, channels], stddev=0.02) for _ in range(convs)]
+
+    @tf.function(input_signature=[tf.TensorSpec([1, size, size, channels], tf.float32)])
+    def chain(x):
+        for kernel in kernels:
+            x = tf.nn.relu(tf.nn.conv2d(x, kernel, 1, "SAME"))
+        return x
+
+    def representative():
+        rng = np.random.default_rng(0)
+        for _ in range(4):
+            yield [rng.standard_normal((1, size, size, channels)).astype(np.float32)]
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([chain.get_concrete_function()])
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    runner = Interpreter(model_content=converter.convert(), num_threads=os.cpu_count())
+    runner.allocate_tensors()
+    detail = runner.get_input_details()[0]
+    runner.set_tensor(
+        detail["index"],
+        np.random.default_rng(0).integers(-128, 128, (1, size, size, channels), dtype=np.int8),
+    )
+    seconds, _ = timed(runner.invoke, repeats)
+    return convs * 2 * size * size * 9 * channels * channels / seconds / 1e9
+
+
+def _tf_ceilings(dtype, repeats):
+    """(matmul, 3x3 conv) GFLOP/s of TensorFlow (oneDNN) in `dtype`."""
+    a = tf.cast(tf.random.normal([2048, 2048]), dtype)
+    matmul = tf.function(lambda: tf.matmul(a, a))
+    seconds, _ = timed(lambda: matmul().numpy(), repeats)
+    matmul_gflops = 2 * 2048**3 / seconds / 1e9
+    x = tf.cast(tf.random.normal([8, 56, 56, 256]), dtype)
+    kernel = tf.cast(tf.random.normal([3, 3, 256, 256]), dtype)
+    conv = tf.function(lambda: tf.nn.conv2d(x, kernel, 1, "SAME"))
+    seconds, _ = timed(lambda: conv().numpy(), repeats)
+    return matmul_gflops, 2 * 8 * 56 * 56 * 9 * 256 * 256 / seconds / 1e9
+
+
 def machine_peak(repeats):
     """Float32 ceilings: a 2048^3 tf.matmul, a 3x3 tf.nn.conv2d (8x56x56x256 -> 256), the same
     convolution through LiteRT/XNNPACK, and the nominal FMA peak. `ceiling` is the largest of
     them; fractions of peak in the tables are against it."""
-    a = tf.random.normal([2048, 2048])
-    matmul = tf.function(lambda: tf.matmul(a, a))
-    seconds, _ = timed(lambda: matmul().numpy(), repeats)
-    matmul_gflops = 2 * 2048**3 / seconds / 1e9
-    x = tf.random.normal([8, 56, 56, 256])
-    kernel = tf.random.normal([3, 3, 256, 256])
-    conv = tf.function(lambda: tf.nn.conv2d(x, kernel, 1, "SAME"))
-    seconds, _ = timed(lambda: conv().numpy(), repeats)
-    conv_gflops = 2 * 8 * 56 * 56 * 9 * 256 * 256 / seconds / 1e9
+    matmul_gflops, conv_gflops = _tf_ceilings(tf.float32, repeats)
+    bf16_matmul, bf16_conv = _tf_ceilings(tf.bfloat16, repeats)
     xnnpack_gflops = _xnnpack_conv_gflops(repeats)
     return {
+        # Lower precisions, measured the same way (fractions of peak stay against float32).
+        "bf16_matmul_gflops": bf16_matmul,
+        "bf16_conv3x3_gflops": bf16_conv,
+        "xnnpack_int8_conv3x3_gops": _xnnpack_int8_conv_gops(repeats),
         "matmul_gflops": matmul_gflops,
         "conv3x3_gflops": conv_gflops,
         "xnnpack_conv3x3_gflops": xnnpack_gflops,
@@ -135,14 +180,42 @@ def keras_inference(model, batch, repeats):
     return timed(lambda: run()["color_logits"].numpy(), repeats)
 
 
-def saved_model_inference(model, batch, repeats, directory):
+def saved_model_inference(model, batch, repeats, directory, xla=False):
     from export import saved_model
 
-    path = saved_model.export_saved_model(model, directory)
+    path = saved_model.export_saved_model(model, directory, xla=xla)
     signature = tf.saved_model.load(path).signatures["serving_default"]
     size = model.input_shape[1]
     image = tf.cast(tf.random.uniform([batch, size, size, 3], 0, 255), tf.uint8)
     return timed(lambda: signature(image=image)["rgb"].numpy(), repeats)
+
+
+def _real_photos(size):
+    """L (n, S, S, 1) of scikit-image's photos: real inputs for the agreement checks."""
+    import skimage.data
+
+    from colorization import inference
+
+    photos = [skimage.data.chelsea(), skimage.data.astronaut(), skimage.data.coffee()]
+    return tf.concat(
+        [inference.model_input(inference.rgb_to_model_lightness(p[None]), size) for p in photos],
+        0,
+    )
+
+
+def logits_agreement_db(reference, candidate, lightness):
+    """PSNR (dB) of `candidate`'s colour logits against `reference`'s on real photos, with
+    the reference's logit range as the peak, and the class top-1 agreement."""
+    ref = reference(lightness, training=False)
+    out = candidate(lightness, training=False)
+    a = ref["color_logits"].numpy().astype(np.float64)
+    b = tf.cast(out["color_logits"], tf.float32).numpy().astype(np.float64)
+    mse = max(float(np.mean((a - b) ** 2)), 1e-30)
+    result = {"logits_psnr_db": float(10 * np.log10((a.max() - a.min()) ** 2 / mse))}
+    if "class_logits" in ref:
+        same = np.argmax(ref["class_logits"], -1) == np.argmax(out["class_logits"], -1)
+        result["class_agreement"] = float(np.mean(same))
+    return result
 
 
 def tflite_runner(path, threads):
@@ -188,6 +261,7 @@ def _machine():
         "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
         "tf_inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "instruction_sets": hardware.instruction_sets(),
     }
     try:
         with open("/proc/cpuinfo") as f:
@@ -197,6 +271,17 @@ def _machine():
     except (OSError, StopIteration):
         pass
     return machine
+
+
+def training_variants():
+    """(label, jit_compile, dtype policy) of our training step as the suite times it: Keras's
+    default (no XLA on CPU), XLA, and mixed_bfloat16 where the CPU has bf16 dot products
+    (elsewhere bf16 is emulated and slower, so it is not timed). XLA's CPU backend does not
+    use oneDNN's bf16 kernels, so bf16 is timed without it."""
+    variants = [("ours (keras, tf)", "auto", "float32"), ("ours, XLA", True, "float32")]
+    if hardware.has_bf16():
+        variants.append(("ours, mixed_bfloat16", "auto", "mixed_bfloat16"))
+    return variants
 
 
 def measure_training(presets, peak, use_peers):
@@ -209,9 +294,20 @@ def measure_training(presets, peak, use_peers):
     for preset in presets:
         size, width, fc_units, batch = preset_model(preset)
         steps = 2 if preset == _LARGE else 5
-        row = train_step.measure(size, width, fc_units, batch, steps=steps, repeats=3)
-        row["implementation"] = "ours (keras, tf)"
-        candidates = [row]
+        candidates = []
+        for label, jit, policy in training_variants():
+            row = train_step.measure(
+                size,
+                width,
+                fc_units,
+                batch,
+                steps=steps,
+                repeats=2 if preset == _LARGE else 3,
+                jit_compile=jit,
+                dtype_policy=policy,
+            )
+            row["implementation"] = label
+            candidates.append(row)
         if use_peers:
             peer = peers.torch_training(
                 width,
@@ -315,6 +411,21 @@ def measure_inference(presets, peak, repeats_default, use_peers):
         record(
             "keras", "all", keras_inference(model, 1, repeats), keras_inference(model, 8, repeats)
         )
+        bf16 = None
+        if hardware.has_bf16():
+            bf16 = with_dtype_policy(
+                model,
+                ModelConfig(image_size=size, width_multiplier=width, fc_units=fc_units),
+                "mixed_bfloat16",
+            )
+            agreement = logits_agreement_db(model, bf16, _real_photos(size))
+            record(
+                "keras mixed_bfloat16",
+                "all",
+                keras_inference(bf16, 1, repeats),
+                keras_inference(bf16, 8, repeats),
+                note=f"vs float32 on real photos: {agreement}",
+            )
         with tempfile.TemporaryDirectory() as directory:
             record(
                 "saved_model (uint8 in, RGB out)",
@@ -322,6 +433,19 @@ def measure_inference(presets, peak, repeats_default, use_peers):
                 saved_model_inference(model, 1, repeats, os.path.join(directory, "a")),
                 saved_model_inference(model, 8, repeats, os.path.join(directory, "b")),
             )
+            record(
+                "saved_model, XLA network",
+                "all",
+                saved_model_inference(model, 1, repeats, os.path.join(directory, "c"), xla=True),
+                saved_model_inference(model, 8, repeats, os.path.join(directory, "d"), xla=True),
+            )
+            if bf16 is not None:
+                record(
+                    "saved_model, bfloat16",
+                    "all",
+                    saved_model_inference(bf16, 1, repeats, os.path.join(directory, "e")),
+                    saved_model_inference(bf16, 8, repeats, os.path.join(directory, "f")),
+                )
             calibration = [
                 np.random.default_rng(i).integers(0, 256, (size, size, 3), dtype=np.uint8)
                 for i in range(8)
@@ -360,14 +484,21 @@ def main(argv):
     result = {"machine": _machine(), "versions": _versions(), "peers_installed": installed}
     peak = machine_peak(FLAGS.repeats)
     result["peak"] = peak
-    print(f"Machine: {result['machine']['cpu']}, {result['machine']['logical_cpus']} logical CPUs")
+    print(
+        f"Machine: {result['machine']['cpu']}, {result['machine']['logical_cpus']} logical CPUs; "
+        f"instruction sets: {' '.join(result['machine']['instruction_sets']) or 'none of interest'}"
+    )
     nominal = peak["nominal_fma_gflops"]
     print(
         f"Peak float32 GFLOP/s: matmul {peak['matmul_gflops']:.1f}, 3x3 conv (TF) "
         f"{peak['conv3x3_gflops']:.1f}, 3x3 conv (XNNPACK) {peak['xnnpack_conv3x3_gflops']:.1f}; "
         f"ceiling {peak['ceiling_gflops']:.1f}"
         + (f" = nominal FMA peak {nominal:.1f}" if nominal == peak["ceiling_gflops"] else "")
-        + "\n"
+    )
+    print(
+        f"bfloat16 GFLOP/s: matmul {peak['bf16_matmul_gflops']:.1f}, 3x3 conv (TF) "
+        f"{peak['bf16_conv3x3_gflops']:.1f}; int8 GOP/s: 3x3 conv (XNNPACK) "
+        f"{peak['xnnpack_int8_conv3x3_gops']:.1f}\n"
     )
     result["training"] = measure_training(FLAGS.presets, peak, FLAGS.peers and installed["torch"])
     print(f"  [{time.perf_counter() - start:.0f} s]", flush=True)

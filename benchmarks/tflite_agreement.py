@@ -52,7 +52,8 @@ def main(argv):
         lite = tflite_colorize.TFLiteColorizer(path)
         psnrs, agree = [], []
         for photo, ref in zip(photos, expected, strict=True):
-            rgb, probs = lite.colorize(photo)
+            # The same temperature as the reference (the model's own, from its config.json).
+            rgb, probs = lite.colorize(photo, reference.temperature)
             mse = ((rgb.astype(np.float64) - ref["rgb"][0]) ** 2).mean()
             psnrs.append(10 * np.log10(255**2 / max(mse, 1e-10)))
             if "class_probs" in ref and probs.size:

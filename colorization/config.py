@@ -376,7 +376,9 @@ PRESETS = {
         model_dir="runs/cpu",
         init_from="mobilenet_v2:../shared/pretrained/mobilenet_v2_1.0_224_quant.tflite",
         class_loss_weight=0.1,
-        jit_compile="true",
+        # No XLA: its CPU depthwise convolutions made this network's step 4x slower
+        # (26.8 against 111.6 img/s, benchmarks.train_step; README "How the cpu recipe...").
+        jit_compile="auto",
     ),
     # The earlier from-scratch CPU recipe (the paper's trunk at width 0.25, one data set).
     "cpu_scratch": dataclasses.replace(

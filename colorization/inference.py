@@ -77,12 +77,16 @@ def rgb_to_model_lightness(image):
     return color.rgb_to_lightness(rgb)
 
 
-def colorize_tensor(model, image, temperature=bins.DEFAULT_TEMPERATURE):
+def colorize_tensor(model, image, temperature=bins.DEFAULT_TEMPERATURE, network=None):
     """The whole inference path in TF ops: uint8 image in, coloured uint8 image out.
 
     Args:
       model: a callable mapping L (batch, S, S, 1) to {"color_logits", ["class_logits"]}.
       image: uint8 (batch, H, W, 1 or 3), any H and W.
+      temperature: annealed-mean temperature.
+      network: what runs the fixed-size forward pass, L (batch, S, S, 1) -> outputs;
+        default `model(L, training=False)`. The SavedModel passes an XLA-compiled function
+        here, so only the network (fixed S) is compiled, not the photo-sized maths.
 
     Returns:
       {"rgb": uint8 (batch, H, W, 3), "ab": float32 (batch, H, W, 2),
@@ -90,11 +94,12 @@ def colorize_tensor(model, image, temperature=bins.DEFAULT_TEMPERATURE):
     """
     lightness = rgb_to_model_lightness(image)
     image_size = model.input_shape[1]
-    outputs = model(model_input(lightness, image_size), training=False)
-    rgb, ab = compose_rgb(lightness, outputs["color_logits"], temperature)
+    network = network or (lambda L: model(L, training=False))
+    outputs = network(model_input(lightness, image_size))
+    rgb, ab = compose_rgb(lightness, tf.cast(outputs["color_logits"], tf.float32), temperature)
     result = {"rgb": to_uint8(rgb), "ab": ab}
     if "class_logits" in outputs:
-        result["class_probs"] = tf.nn.softmax(outputs["class_logits"], axis=-1)
+        result["class_probs"] = tf.nn.softmax(tf.cast(outputs["class_logits"], tf.float32), axis=-1)
     return result
 
 
@@ -110,13 +115,18 @@ class Colorizer:
         coloured = Colorizer().colorize(grey_photo)
     """
 
-    def __init__(self, path=None, temperature=None, num_threads=None, image_size=None):
+    def __init__(
+        self, path=None, temperature=None, num_threads=None, image_size=None, precision="float32"
+    ):
         """temperature: annealed-mean temperature; None = the one in the model_dir's
         config.json (the shipped model's was chosen on training photos), else
         bins.DEFAULT_TEMPERATURE.
         image_size: colour at this network input size S instead of the model's own (Keras
-        models from a model_dir only; weights do not depend on S)."""
-        from colorization import model_files
+        models from a model_dir only; weights do not depend on S).
+        precision: "float32", "bfloat16" (the network under mixed_bfloat16: bfloat16
+        convolutions, float32 outputs; Keras models from a model_dir) or "auto" (bfloat16
+        where the CPU has bf16 dot products, colorization.hardware)."""
+        from colorization import hardware, model_files
 
         self.path = str(path or DEFAULT_MODEL)
         if not model_files.exists(self.path):
@@ -128,6 +138,12 @@ class Colorizer:
         if temperature is not None and not float(temperature) > 0:
             raise ValueError(f"temperature must be > 0. Received: temperature={temperature}")
         self.temperature = bins.DEFAULT_TEMPERATURE if temperature is None else float(temperature)
+        # Exported files have their own precision; only Keras models are rebuilt.
+        self.precision = "float32"
+        if precision == "bfloat16" and (
+            self.path.endswith(".tflite") or tf.saved_model.contains_saved_model(self.path)
+        ):
+            raise ValueError(f"precision=bfloat16 applies to Keras models, not {self.path!r}.")
         saved_model = tf.saved_model.contains_saved_model(self.path)
         if image_size and (saved_model or self.path.endswith(".tflite")):
             raise ValueError(
@@ -155,6 +171,16 @@ class Colorizer:
                 from colorization.model import at_image_size
 
                 self.model = at_image_size(self.model, config.model, image_size)
+            self.precision = hardware.resolve_precision(precision)
+            if self.precision == "bfloat16":
+                if config is None:
+                    raise ValueError(
+                        f"precision=bfloat16 needs a model_dir (its config.json rebuilds the "
+                        f"network under mixed_bfloat16); {self.path!r} has none."
+                    )
+                from colorization.model import with_dtype_policy
+
+                self.model = with_dtype_policy(self.model, config.model, "mixed_bfloat16")
             self._run = tf.function(
                 lambda image, temperature: colorize_tensor(self.model, image, temperature),
                 reduce_retracing=True,

@@ -235,6 +235,18 @@ def at_image_size(model, config, image_size):
     return resized
 
 
+def with_dtype_policy(model, config, dtype_policy):
+    """The same network and weights (at the model's own input size) under another Keras
+    dtype policy, e.g. "mixed_bfloat16". `config` is the model's ModelConfig."""
+    import dataclasses
+
+    copy = build_model(
+        dataclasses.replace(config, image_size=model.input_shape[1], dtype_policy=dtype_policy)
+    )
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def count_flops(model):
     """Floating-point operations of one forward pass at batch 1 (a multiply-add = 2 FLOPs).
 

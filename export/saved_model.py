@@ -12,6 +12,13 @@ OUTPUT/saved_model/colorizer). Signatures:
                              network outputs, for parity checks)
 
 A model without a class branch returns class_probs of width 0.
+
+Speed at batch 1 (benchmarks.run): with `xla=True` the network's forward pass at its fixed
+S x S runs as an XLA-compiled function inside every signature (TF Serving and
+tf.saved_model.load run it compiled; one compilation per batch size), while the photo-sized
+decoding around it stays dynamic. It is off by default: the README's table says when it pays. `bfloat16_copy` gives the same network under Keras'
+mixed_bfloat16 policy (bfloat16 matmuls and convolutions, float32 outputs) for CPUs with
+AVX512_BF16 or AMX.
 """
 
 import os
@@ -20,38 +27,52 @@ import keras
 import tensorflow as tf
 
 from colorization import bins, inference
+from colorization.model import with_dtype_policy
+
+PRECISIONS = ("float32", "bfloat16")
 
 
-def _colorize(model, image, temperature):
-    result = inference.colorize_tensor(model, image, temperature)
+def bfloat16_copy(model, model_config):
+    """`model` rebuilt under mixed_bfloat16 (its ModelConfig) with the same weights."""
+    return with_dtype_policy(model, model_config, "mixed_bfloat16")
+
+
+def _colorize(model, image, temperature, network=None):
+    result = inference.colorize_tensor(model, image, temperature, network)
     if "class_probs" not in result:
         result["class_probs"] = tf.zeros([tf.shape(image)[0], 0], tf.float32)
     return result
 
 
-def _colorize_one_encoded(model, image_bytes, temperature):
+def _colorize_one_encoded(model, image_bytes, temperature, network=None):
     image = tf.io.decode_image(image_bytes, channels=3, dtype=tf.uint8, expand_animations=False)
-    result = _colorize(model, image[tf.newaxis], temperature)
+    result = _colorize(model, image[tf.newaxis], temperature, network)
     return tf.io.encode_png(result["rgb"][0]), result["class_probs"][0]
 
 
-def build_archive(model, temperature=bins.DEFAULT_TEMPERATURE):
-    """A keras.export.ExportArchive holding the model and the four signatures."""
+def build_archive(model, temperature=bins.DEFAULT_TEMPERATURE, xla=False):
+    """A keras.export.ExportArchive holding the model and the four signatures.
+
+    xla: run the network's forward pass (fixed S x S) as an XLA-compiled function.
+    """
     archive = keras.export.ExportArchive()
     archive.track(model)
     size = model.input_shape[1]
     default_temperature = float(temperature)
     num_classes = model.get_layer("class_logits").units if "class_logits" in model.output else 0
+    network = tf.function(
+        lambda L: model(L, training=False), jit_compile=bool(xla), reduce_retracing=True
+    )
 
     def serving_default(image):
-        return _colorize(model, image, default_temperature)
+        return _colorize(model, image, default_temperature, network)
 
     def colorize_with_temperature(image, temperature):
-        return _colorize(model, image, temperature)
+        return _colorize(model, image, temperature, network)
 
     def colorize_bytes(image_bytes):
         png, probs = tf.map_fn(
-            lambda b: _colorize_one_encoded(model, b, default_temperature),
+            lambda b: _colorize_one_encoded(model, b, default_temperature, network),
             image_bytes,
             fn_output_signature=(
                 tf.TensorSpec([], tf.string),
@@ -61,8 +82,7 @@ def build_archive(model, temperature=bins.DEFAULT_TEMPERATURE):
         return {"png_bytes": png, "class_probs": probs}
 
     def logits(L):  # noqa: N803 - the tensor's name in the signature
-        outputs = model(L, training=False)
-        return {k: tf.cast(v, tf.float32) for k, v in outputs.items()}
+        return {k: tf.cast(v, tf.float32) for k, v in network(L).items()}
 
     image_spec = tf.TensorSpec([None, None, None, None], tf.uint8, name="image")
     archive.add_endpoint("serving_default", serving_default, [image_spec])
@@ -80,12 +100,14 @@ def build_archive(model, temperature=bins.DEFAULT_TEMPERATURE):
     return archive
 
 
-def export_saved_model(model, output_dir, version=1, temperature=bins.DEFAULT_TEMPERATURE):
-    """Writes OUTPUT_DIR/saved_model/colorizer/<version>/ and returns that path."""
-    path = os.path.join(output_dir, "saved_model", "colorizer", str(int(version)))
+def export_saved_model(
+    model, output_dir, version=1, temperature=bins.DEFAULT_TEMPERATURE, xla=False, name="colorizer"
+):
+    """Writes OUTPUT_DIR/saved_model/<name>/<version>/ and returns that path."""
+    path = os.path.join(output_dir, "saved_model", name, str(int(version)))
     if tf.io.gfile.exists(path):
         raise FileExistsError(
             f"{path} exists; TF Serving versions are immutable. Use another --version."
         )
-    build_archive(model, temperature).write_out(path, verbose=False)
+    build_archive(model, temperature, xla).write_out(path, verbose=False)
     return path

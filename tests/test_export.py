@@ -25,6 +25,9 @@ def exported(tiny_model_dir, tmp_path_factory):
         f"--checkpoint={tiny_model_dir}",
         f"--output_dir={out}",
         "--formats=saved_model,tflite",
+        "--saved_model_precisions=float32,bfloat16",
+        # int8 (full-integer) is no longer a default variant but stays available.
+        "--tflite_variants=float32,float16,dynamic_int8,int8",
         "--calibration_images=8",
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -229,3 +232,34 @@ def test_export_cli_rejects_bad_flags(tmp_path):
         f"--output_dir={tmp_path}",
     )
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_bfloat16_saved_model_agrees_with_float(exported, tiny_model_dir):
+    """--saved_model_precisions=bfloat16 writes saved_model/colorizer_bf16: the network under
+    mixed_bfloat16 (bfloat16 convolutions, float32 outputs), same signatures."""
+    model, _ = model_files.load_model_dir(str(tiny_model_dir))
+    loaded = tf.saved_model.load(str(exported / "saved_model" / "colorizer_bf16" / "1"))
+    lightness = np.random.default_rng(1).uniform(0, 100, (2, 32, 32, 1)).astype(np.float32)
+    reference = model(lightness, training=False)["color_logits"].numpy()
+    logits = loaded.signatures["logits"](L=tf.constant(lightness))["color_logits"].numpy()
+    assert logits.dtype == np.float32
+    # bfloat16 keeps 8 bits of mantissa: close to float32, but not equal to it.
+    relative = np.abs(logits - reference).max() / np.abs(reference).max()
+    assert 1e-5 < relative < 0.05, relative
+    image = np.stack([photo(11, 40, 50)])
+    served = loaded.signatures["serving_default"](image=tf.constant(image))["rgb"].numpy()
+    expected = Colorizer(str(tiny_model_dir)).colorize_batch(image)["rgb"]
+    assert np.abs(served.astype(int) - expected).mean() < 2.0
+
+
+def test_xla_network_in_the_saved_model_gives_the_same_photos(tiny_model_dir, tmp_path):
+    from export import saved_model
+
+    model, _ = model_files.load_model_dir(str(tiny_model_dir))
+    image = tf.constant(np.stack([photo(12, 37, 53), photo(13, 37, 53)]))
+    outputs = {}
+    for xla in (False, True):
+        path = saved_model.export_saved_model(model, str(tmp_path / str(xla)), xla=xla)
+        signature = tf.saved_model.load(path).signatures["serving_default"]
+        outputs[xla] = signature(image=image)["rgb"].numpy().astype(int)
+    assert np.abs(outputs[True] - outputs[False]).max() <= 1

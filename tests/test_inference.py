@@ -145,3 +145,42 @@ def test_checkpoints_load_like_the_final_model(tiny_model_dir, tmp_path):
     )
     with pytest.raises(ValueError, match="not a .keras file, a model directory"):
         model_files.load_model_dir(str(tmp_path / "elsewhere" / "x" / "ckpt-1"))
+
+
+def test_cpu_features_decide_the_auto_precision(tmp_path):
+    from colorization import hardware
+
+    with_bf16 = tmp_path / "zen4"
+    with_bf16.write_text("processor : 0\nflags : fpu avx2 fma avx512f avx512_vnni avx512_bf16\n")
+    without = tmp_path / "zen2"
+    without.write_text("processor : 0\nflags : fpu avx2 fma\n")
+    assert hardware.instruction_sets(str(with_bf16)) == [
+        "avx2",
+        "fma",
+        "avx512f",
+        "avx512_vnni",
+        "avx512_bf16",
+    ]
+    assert hardware.resolve_precision("auto", str(with_bf16)) == "bfloat16"
+    assert hardware.resolve_precision("auto", str(without)) == "float32"
+    assert hardware.resolve_precision("auto", str(tmp_path / "missing")) == "float32"
+    assert hardware.resolve_precision("float32", str(with_bf16)) == "float32"
+    with pytest.raises(ValueError, match="precision=.float16."):
+        hardware.resolve_precision("float16")
+
+
+def test_bfloat16_colorizer_runs_the_network_in_bfloat16(tiny_model_dir):
+    plain = Colorizer(str(tiny_model_dir))
+    fast = Colorizer(str(tiny_model_dir), precision="bfloat16")
+    conv = next(layer for layer in fast.model.layers if layer.name.startswith("conv"))
+    assert fast.precision == "bfloat16" and conv.compute_dtype == "bfloat16"
+    assert plain.model.get_layer(conv.name).compute_dtype == "float32"
+    lightness = np.random.default_rng(2).uniform(0, 100, (1, 32, 32, 1)).astype(np.float32)
+    a = plain.model(lightness)["color_logits"].numpy()
+    b = fast.model(lightness)["color_logits"].numpy()
+    assert b.dtype == np.float32 and 1e-5 < np.abs(a - b).max() / np.abs(a).max() < 0.05
+    image = photo(14, 40, 60)
+    difference = np.abs(fast.colorize(image).astype(int) - plain.colorize(image))
+    assert difference.mean() < 2.0
+    with pytest.raises(ValueError, match="precision=bfloat16 needs a model_dir"):
+        Colorizer(str(tiny_model_dir / "model.keras"), precision="bfloat16")

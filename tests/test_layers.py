@@ -12,7 +12,10 @@ PACKAGES = ("colorization", "data_prep", "export", "benchmarks")
 
 # Lowest first. A module may import its own layer and the ones below, never one above.
 LAYERS = [
-    ("foundations", ["colorization", "colorization.config", "colorization.cli"]),
+    (
+        "foundations",
+        ["colorization", "colorization.config", "colorization.cli", "colorization.hardware"],
+    ),
     (
         "colour maths and bins",
         ["colorization.color", "colorization.bins", "colorization.tflite_colorize"],
