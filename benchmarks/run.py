@@ -367,7 +367,8 @@ def measure_inference(presets, peak, repeats_default, use_peers):
     for preset in presets:
         size, width, fc_units, _ = preset_model(preset)
         keras.utils.set_random_seed(0)
-        model = build_model(ModelConfig(image_size=size, width_multiplier=width, fc_units=fc_units))
+        model_config = ModelConfig(image_size=size, width_multiplier=width, fc_units=fc_units)
+        model = build_model(model_config)
         gflops = count_flops(model) / 1e9
         repeats = 3 if preset == _LARGE else repeats_default
 
@@ -413,11 +414,7 @@ def measure_inference(presets, peak, repeats_default, use_peers):
         )
         bf16 = None
         if hardware.has_bf16():
-            bf16 = with_dtype_policy(
-                model,
-                ModelConfig(image_size=size, width_multiplier=width, fc_units=fc_units),
-                "mixed_bfloat16",
-            )
+            bf16 = with_dtype_policy(model, model_config, "mixed_bfloat16")
             agreement = logits_agreement_db(model, bf16, _real_photos(size))
             record(
                 "keras mixed_bfloat16",

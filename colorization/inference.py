@@ -138,17 +138,18 @@ class Colorizer:
         if temperature is not None and not float(temperature) > 0:
             raise ValueError(f"temperature must be > 0. Received: temperature={temperature}")
         self.temperature = bins.DEFAULT_TEMPERATURE if temperature is None else float(temperature)
-        # Exported files have their own precision; only Keras models are rebuilt.
-        self.precision = "float32"
-        if precision == "bfloat16" and (
-            self.path.endswith(".tflite") or tf.saved_model.contains_saved_model(self.path)
-        ):
-            raise ValueError(f"precision=bfloat16 applies to Keras models, not {self.path!r}.")
+        resolved = hardware.resolve_precision(precision)  # validates every kind
         saved_model = tf.saved_model.contains_saved_model(self.path)
-        if image_size and (saved_model or self.path.endswith(".tflite")):
+        exported = saved_model or self.path.endswith(".tflite")
+        if image_size and exported:
             raise ValueError(
                 f"image_size applies to Keras models; {self.path!r} is exported at a fixed size."
             )
+        # Exported files keep their own precision ("auto" leaves them as they are); only
+        # Keras models are rebuilt.
+        if precision == "bfloat16" and exported:
+            raise ValueError(f"precision=bfloat16 applies to Keras models, not {self.path!r}.")
+        self.precision = "float32" if exported else resolved
         if self.path.endswith(".tflite"):
             self.kind = "tflite"
             from colorization import tflite_colorize
@@ -171,7 +172,6 @@ class Colorizer:
                 from colorization.model import at_image_size
 
                 self.model = at_image_size(self.model, config.model, image_size)
-            self.precision = hardware.resolve_precision(precision)
             if self.precision == "bfloat16":
                 if config is None:
                     raise ValueError(

@@ -223,28 +223,31 @@ def _build_mobilenet_colorizer(config):
     return keras.Model(inputs=lightness, outputs=outputs, name="instance_aware_colorizer_mnv2")
 
 
-def at_image_size(model, config, image_size):
-    """The same network and weights at another input size S (no weight depends on S; only
-    the fusion's tiling does). `config` is the model's ModelConfig."""
+def _rebuilt(model, config, **changes):
+    """`model`'s weights in the network of `config` (its ModelConfig) with `changes`, at the
+    model's own input size unless `image_size` is among them. Only the input size and the
+    dtype policy may change: no weight depends on them."""
     import dataclasses
 
-    if image_size == config.image_size:
+    changes.setdefault("image_size", model.input_shape[1])
+    copy = build_model(dataclasses.replace(config, **changes))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def at_image_size(model, config, image_size):
+    """The same network and weights at another input size S (no weight depends on S; only
+    the fusion's tiling does). `config` is the model's ModelConfig; the model's own size is
+    read from the model (a shipped model.keras may differ from the size it was trained at)."""
+    if image_size == model.input_shape[1]:
         return model
-    resized = build_model(dataclasses.replace(config, image_size=image_size))
-    resized.set_weights(model.get_weights())
-    return resized
+    return _rebuilt(model, config, image_size=image_size)
 
 
 def with_dtype_policy(model, config, dtype_policy):
     """The same network and weights (at the model's own input size) under another Keras
     dtype policy, e.g. "mixed_bfloat16". `config` is the model's ModelConfig."""
-    import dataclasses
-
-    copy = build_model(
-        dataclasses.replace(config, image_size=model.input_shape[1], dtype_policy=dtype_policy)
-    )
-    copy.set_weights(model.get_weights())
-    return copy
+    return _rebuilt(model, config, dtype_policy=dtype_policy)
 
 
 def count_flops(model):

@@ -16,8 +16,8 @@ A model without a class branch returns class_probs of width 0.
 Speed at batch 1 (benchmarks.run): with `xla=True` the network's forward pass at its fixed
 S x S runs as an XLA-compiled function inside every signature (TF Serving and
 tf.saved_model.load run it compiled; one compilation per batch size), while the photo-sized
-decoding around it stays dynamic. It is off by default: the README's table says when it pays. `bfloat16_copy` gives the same network under Keras'
-mixed_bfloat16 policy (bfloat16 matmuls and convolutions, float32 outputs) for CPUs with
+decoding around it stays dynamic. It is off by default: the README's table says when it
+pays. `bfloat16_copy` gives the same network under Keras' mixed_bfloat16 policy (bfloat16 matmuls and convolutions, float32 outputs) for CPUs with
 AVX512_BF16 or AMX.
 """
 

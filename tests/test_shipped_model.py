@@ -88,3 +88,12 @@ def test_export_needs_no_checkpoint_and_runtimes_agree(chelsea, colorizer, tmp_p
         got = inference.Colorizer(str(path)).colorize(chelsea).astype(np.float64)
         psnr = 10 * np.log10(255.0**2 / max(((got - expected) ** 2).mean(), 1e-10))
         assert psnr > 40.0, (path, psnr)
+
+
+def test_colours_at_the_trained_size_when_asked(colorizer):
+    # The shipped model.keras is built at 224 while its config says it was trained at 160:
+    # asking for 160 must rebuild it at 160, not keep 224.
+    assert colorizer.model.input_shape == (None, 224, 224, 1)
+    trained = inference.Colorizer(image_size=160)
+    assert trained.model.input_shape == (None, 160, 160, 1)
+    assert inference.Colorizer(image_size=224).model.input_shape == (None, 224, 224, 1)
