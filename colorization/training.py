@@ -66,7 +66,7 @@ def _val_source(config):
     split = config.val_split
     with_splits = [p for p in sources.split_spec(spec) if sources.has_splits(p)]
     if with_splits:
-        # Only the parts with a held-out split are evaluated (folder: parts have none).
+        # Only the parts with a held-out split are evaluated (skimage has none).
         spec = ",".join(with_splits)
     else:
         split = "train"  # these sources have a single split

@@ -9,9 +9,12 @@ Decoding happens later, in the pipeline's map, so that shuffling moves bytes, no
 Source specs, as the CLIs take them:
     voc/2007, voc/2012, any TFDS name    TFDS, from --data_dir (prepared beforehand)
     voc_dir:PATH                         a VOCdevkit folder (JPEGImages/, Annotations/, ImageSets/Main/)
-    folder:PATH                          every image below PATH, recursively; a photo whose
-                                         parent folder is named after a VOC class (dog/,
-                                         person/) gets that label, any other none
+    folder:PATH                          every image below PATH, recursively; a photo inside a
+                                         folder named after a VOC class (dog/, person/) or an
+                                         alias of one (FOLDER_CLASS_ALIASES) gets that label,
+                                         any other none. Split "val" is every tenth photo by a
+                                         seeded hash of its file name, "train" the rest, "all"
+                                         every photo (see `folder_split_of`)
     skimage                              the colour photos bundled with scikit-image (no network)
     SPEC,SPEC,...                        several sources as one (see `combine_sources`)
 
@@ -23,6 +26,7 @@ import dataclasses
 import logging
 import os
 import xml.etree.ElementTree as ElementTree
+import zlib
 
 import numpy as np
 import tensorflow as tf
@@ -56,6 +60,12 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 # An image whose every pixel (of a 64-pixel thumbnail) has chroma |ab| below this is grey.
 DEFAULT_GREY_CHROMA = 5.0
 _THUMBNAIL_SIZE = 64
+# Folder names that stand for a VOC class without being its name.
+FOLDER_CLASS_ALIASES = {"human_seg": "person", "people": "person", "english_springer": "dog"}
+# A folder's val split: photos whose salted file-name hash is 0 modulo FOLDER_VAL_MODULUS.
+FOLDER_SPLITS = ("train", "val", "all")
+FOLDER_VAL_MODULUS = 10
+_FOLDER_SPLIT_SALT = b"colorization-val-split-v1:"
 # Photos from scikit-image that ship inside the package (no download needed).
 _SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "retina")
 
@@ -338,28 +348,59 @@ def list_images(path):
     return sorted(found)
 
 
-def from_image_folder(path, audit=True, grey_chroma=DEFAULT_GREY_CHROMA):
-    """Every image below `path` (JPEG, PNG, BMP, GIF first frame, WebP).
+def folder_split_of(path):
+    """ "val" or "train" for an image file, from a salted CRC-32 of its file name alone.
 
-    A photo directly inside a folder named after a VOC class (dog/, horse/, person/) is
-    labelled with that class; every other photo has no label (-1).
+    Only the name counts, not the folder it was found from, so a photo stays on the same side
+    whether a run reads folder:photos or folder:photos/food101, and adding photos never moves
+    another photo across the split.
     """
+    name = os.path.basename(path).encode("utf-8")
+    return "val" if zlib.crc32(_FOLDER_SPLIT_SALT + name) % FOLDER_VAL_MODULUS == 0 else "train"
+
+
+def folder_class(path, root):
+    """The VOC class id of an image below `root`, from the nearest folder between them that
+    is named after a VOC class or one of FOLDER_CLASS_ALIASES; -1 when none is."""
+    folders = os.path.relpath(os.path.dirname(path), root).split(os.sep)
+    for folder in reversed(folders):
+        name = folder.lower()
+        name = FOLDER_CLASS_ALIASES.get(name, name)
+        if name in VOC_CLASSES:
+            return VOC_CLASSES.index(name)
+    return -1
+
+
+def from_image_folder(path, split="all", audit=True, grey_chroma=DEFAULT_GREY_CHROMA):
+    """Images below `path` (JPEG, PNG, BMP, GIF first frame, WebP) of one split.
+
+    Args:
+      path: a folder, searched recursively.
+      split: "train", "val" (every tenth photo, `folder_split_of`) or "all".
+
+    A photo below a folder named after a VOC class (dog/, horse/, person/) or an alias of one
+    (human_seg/ holds people) is labelled with that class; every other photo has no label (-1).
+    """
+    if split not in FOLDER_SPLITS:
+        raise SourceError(
+            f"folder:{path}: no split {split!r}. Expected one of {', '.join(FOLDER_SPLITS)}."
+        )
     if not os.path.isdir(path):
         raise SourceError(f"folder:{path}: not a directory. Expected a folder of images.")
     paths = list_images(path)
+    if split != "all":
+        paths = [p for p in paths if folder_split_of(p) == split]
     if not paths:
         raise SourceError(
-            f"folder:{path}: no image files. Expected files ending in {', '.join(IMAGE_EXTENSIONS)}."
+            f"folder:{path} [{split}]: no image files. Expected files ending in "
+            f"{', '.join(IMAGE_EXTENSIONS)}."
         )
     n = len(paths)
-    labels = np.full(n, -1, np.int64)
+    labels = np.array([folder_class(p, path) for p in paths], np.int64)
     multi_hot = np.zeros((n, NUM_VOC_CLASSES), np.float32)
-    for i, file in enumerate(paths):
-        folder = os.path.basename(os.path.dirname(file)).lower()
-        if folder in VOC_CLASSES:
-            labels[i] = VOC_CLASSES.index(folder)
-            multi_hot[i, labels[i]] = 1.0
-    return _file_source(f"folder:{path}", paths, labels, multi_hot, audit, grey_chroma)
+    multi_hot[labels >= 0, labels[labels >= 0]] = 1.0
+    name = f"folder:{path}" if split == "all" else f"folder:{path} [{split}]"
+    return _file_source(name, paths, labels, multi_hot, audit, grey_chroma)
 
 
 def skimage_photos():
@@ -473,8 +514,8 @@ def split_spec(spec):
 
 
 def has_splits(spec):
-    """Whether a single source spec has named splits (folder: and skimage have one)."""
-    return not (spec == "skimage" or spec.startswith("folder:"))
+    """Whether a single source spec has named splits (skimage has one)."""
+    return spec != "skimage"
 
 
 def load_source(spec, split="train", data_dir=None, download=False, audit=True, seed=0):
@@ -496,7 +537,7 @@ def load_source(spec, split="train", data_dir=None, download=False, audit=True, 
     if spec.startswith("voc_dir:"):
         return from_voc_dir(spec[len("voc_dir:") :], split, audit=audit)
     if spec.startswith("folder:"):
-        return from_image_folder(spec[len("folder:") :], audit=audit)
+        return from_image_folder(spec[len("folder:") :], split, audit=audit)
     if ":" in spec:
         raise SourceError(
             f"Unknown data set spec {spec!r}. Expected a TFDS name (voc/2007), voc_dir:PATH, "
