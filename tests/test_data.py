@@ -2,6 +2,7 @@
 map functions eagerly and in Dataset.map, skip counting, and the priors CLI."""
 
 import logging
+import os
 
 import numpy as np
 import pytest
@@ -333,3 +334,46 @@ def test_combined_sources_mix_every_photo_once_per_epoch(voc_dir, image_folder):
     again = sources.load_source(spec, "train", seed=3)
     first = [e["image_bytes"] for e in combined.dataset.as_numpy_iterator()]
     assert first == [e["image_bytes"] for e in again.dataset.as_numpy_iterator()]
+
+
+def test_folder_val_split_is_a_fixed_tenth_whatever_the_root(tmp_path):
+    names = [f"photo_{i:03d}.jpg" for i in range(200)]
+    sides = {n: sources.folder_split_of(os.path.join("anywhere", n)) for n in names}
+    # The side depends on the file name only, and about one photo in ten is held out.
+    assert all(sources.folder_split_of(os.path.join("x", "y", n)) == s for n, s in sides.items())
+    assert 10 <= sum(s == "val" for s in sides.values()) <= 30
+    for i, name in enumerate(names[:40]):
+        folder = tmp_path / ("dog" if i % 2 else "things")
+        folder.mkdir(exist_ok=True)
+        Image.fromarray(_photo(i)).save(folder / name)
+    every = {sources.folder_split_of(n) for n in names[:40]}
+    assert every == {"train", "val"}, "the 40 names must fall on both sides for this test"
+    got = {}
+    for split in sources.FOLDER_SPLITS:
+        source = sources.from_image_folder(str(tmp_path), split, audit=False)
+        got[split] = sorted(os.path.basename(p) for p in source.files[0])
+    assert sorted(got["train"] + got["val"]) == got["all"] == sorted(names[:40])
+    assert got["val"] == sorted(n for n in names[:40] if sides[n] == "val")
+    # Reading a subfolder keeps each photo on its side.
+    sub = sources.load_source(f"folder:{tmp_path / 'dog'}", "val", audit=False)
+    assert {os.path.basename(p) for p in sub.files[0]} <= set(got["val"])
+    with pytest.raises(sources.SourceError, match="no split 'test'"):
+        sources.from_image_folder(str(tmp_path), "test")
+
+
+def test_folder_aliases_and_ancestor_folders_give_labels(tmp_path):
+    for folder in ("human_seg/flat", "imagenette/english_springer", "pacs/horse/sub", "coco/flat"):
+        (tmp_path / folder).mkdir(parents=True)
+        Image.fromarray(_photo(len(folder))).save(tmp_path / folder / "a.jpg")
+    source = sources.from_image_folder(str(tmp_path), audit=False)
+    got = {
+        os.path.relpath(p, tmp_path): int(label)
+        for p, label in zip(source.files[0], source.files[1], strict=True)
+    }
+    voc = sources.VOC_CLASSES.index
+    assert got == {
+        "coco/flat/a.jpg": -1,
+        "human_seg/flat/a.jpg": voc("person"),
+        "imagenette/english_springer/a.jpg": voc("dog"),
+        "pacs/horse/sub/a.jpg": voc("horse"),
+    }
