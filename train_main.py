@@ -13,7 +13,7 @@ import dataclasses
 
 from absl import app, flags
 
-from colorization import cli, config
+from colorization.core import cli, config_flags
 
 FLAGS = flags.FLAGS
 
@@ -21,7 +21,7 @@ FLAGS = flags.FLAGS
 def define_flags():
     # One flag per ModelConfig/TrainConfig field, generated from the dataclasses (type,
     # default, help from their docstrings, choices), plus --config and --epochs.
-    config.define_config_flags()
+    config_flags.define_config_flags()
     flags.DEFINE_integer(
         "epochs", 0, "If > 0, train this many passes over the training set instead of --steps."
     )
@@ -29,7 +29,7 @@ def define_flags():
 
 def config_from_flags():
     """One validated TrainConfig from the flags, its files checked; ValueError otherwise."""
-    train_config = config.config_from_flags()
+    train_config = config_flags.config_from_flags()
     train_config.check_files()
     return train_config
 
@@ -64,8 +64,8 @@ def main(argv):
     except ValueError as e:
         raise cli.CommandError(str(e)) from None
     # TensorFlow is imported only now, so a bad flag fails in a fraction of a second.
-    from colorization import training
-    from colorization.imagenet_weights import PretrainedError
+    from colorization.model.imagenet_weights import PretrainedError
+    from colorization.training import trainer as training
     from data_prep.sources import SourceError
 
     try:

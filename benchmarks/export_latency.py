@@ -17,7 +17,7 @@ import time
 import numpy as np
 from absl import flags
 
-from colorization import cli
+from colorization.core import cli
 
 FLAGS = flags.FLAGS
 
@@ -40,7 +40,7 @@ def main(argv):
         raise cli.CommandError(f"--repeats must be >= 1. Received: {FLAGS.repeats}")
     import tensorflow as tf
 
-    from colorization.inference import Colorizer
+    from colorization.inference.colorizer import Colorizer
 
     if FLAGS.photo:
         photo = tf.io.decode_image(tf.io.read_file(FLAGS.photo), channels=3).numpy()

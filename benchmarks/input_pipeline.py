@@ -1,6 +1,6 @@
 """Examples/s of the training input pipeline, next to the training rate that consumes it.
 
-    python -m benchmarks.input_pipeline --dataset=voc_dir:../shared/data/voc2012_animals
+    python -m benchmarks.input_pipeline --data_root=data --dataset=voc_dir:voc2012_animals
 
 For each (image size, preset): the pipeline's examples/s (decode, random crop, Lab, soft
 targets, batching; first epoch from JPEG, then from the in-memory cache) and the training
@@ -17,14 +17,17 @@ import tensorflow as tf
 from absl import flags
 
 from benchmarks import run, train_step
-from colorization import cli
+from colorization.core import cli
 from data_prep import pipeline, sources
 
 FLAGS = flags.FLAGS
 
 
 def define_flags():
-    flags.DEFINE_string("dataset", "voc_dir:../shared/data/voc2012_animals", "Source spec.")
+    flags.DEFINE_string("dataset", "voc_dir:voc2012_animals", "Source spec.")
+    flags.DEFINE_string(
+        "data_root", "data", "Folder that relative voc_dir:/folder: paths are read under."
+    )
     flags.DEFINE_integer("batches", 30, "Timed batches per measurement (after 3 warm-up batches).")
     flags.DEFINE_string("output", "benchmarks/input_pipeline.json", "JSON output.")
 
@@ -42,7 +45,7 @@ def pipeline_rate(source, image_size, batch_size, batches, cache):
 
 def main(argv):
     del argv
-    source = sources.load_source(FLAGS.dataset, "train")
+    source = sources.load_source(FLAGS.dataset, "train", data_root=FLAGS.data_root)
     rows = []
     print(f"{source.summary()}\n")
     print(

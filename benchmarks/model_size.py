@@ -3,8 +3,8 @@
 python -m benchmarks.model_size
 """
 
-from colorization.config import ModelConfig
-from colorization.model import build_model, count_flops
+from colorization.core.config import ModelConfig
+from colorization.model.network import build_model, count_flops
 
 ROWS = (
     ("paper (full size)", dict(image_size=224)),

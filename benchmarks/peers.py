@@ -18,7 +18,7 @@ import importlib.util
 import numpy as np
 
 from benchmarks.timing import timed
-from colorization.model import scaled_width
+from colorization.model.network import scaled_width
 
 PEER_MODULES = {"torch": "torch", "onnxruntime": "onnxruntime", "openvino": "openvino"}
 

@@ -28,9 +28,10 @@ from absl import flags
 
 from benchmarks import peers, train_step
 from benchmarks.timing import timed
-from colorization import cli, hardware
-from colorization.config import DEFAULT_TEMPERATURE, PRESETS, ModelConfig
-from colorization.model import build_model, count_flops, with_dtype_policy
+from colorization.core import cli, hardware
+from colorization.core.config import DEFAULT_TEMPERATURE, ModelConfig
+from colorization.core.presets import PRESETS
+from colorization.model.network import build_model, count_flops, with_dtype_policy
 
 FLAGS = flags.FLAGS
 # cpu_scratch is the paper's VGG-style network at the old cpu size: the one PyTorch's eccv16
@@ -194,7 +195,7 @@ def _real_photos(size):
     """L (n, S, S, 1) of scikit-image's photos: real inputs for the agreement checks."""
     import skimage.data
 
-    from colorization import inference
+    from colorization.inference import colorizer as inference
 
     photos = [skimage.data.chelsea(), skimage.data.astronaut(), skimage.data.coffee()]
     return tf.concat(

@@ -10,7 +10,7 @@ the class branch are printed per photo.
 import numpy as np
 from absl import flags
 
-from colorization import cli
+from colorization.core import cli
 
 FLAGS = flags.FLAGS
 
@@ -31,7 +31,8 @@ def main(argv):
         raise cli.CommandError(f"--height must be >= 16. Received: {FLAGS.height}")
     import tensorflow as tf
 
-    from colorization import evaluation, inference
+    from colorization.evaluation import crops as evaluation
+    from colorization.inference import colorizer as inference
     from data_prep.sources import VOC_CLASSES, skimage_photos
 
     kwargs = {} if FLAGS.temperature is None else {"temperature": FLAGS.temperature}

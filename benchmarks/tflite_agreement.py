@@ -1,7 +1,7 @@
 """Agreement of each exported TFLite variant with the float Keras model on real photos.
 
     python -m benchmarks.tflite_agreement --model=runs/cpu --tflite_dir=exported/cpu/tflite \
-        --dataset=voc_dir:../shared/data/voc2012_animals --split=val --images=100
+        --data_root=data --dataset=voc_dir:voc2012_animals --split=val --images=100
 
 For each variant: file size, PSNR of its output RGB against the Keras model's (both at the
 photo's full resolution), and top-1 class agreement. Prints a Markdown table; writes JSON.
@@ -13,7 +13,7 @@ import os
 import numpy as np
 from absl import flags
 
-from colorization import cli
+from colorization.core import cli
 
 FLAGS = flags.FLAGS
 
@@ -21,7 +21,10 @@ FLAGS = flags.FLAGS
 def define_flags():
     flags.DEFINE_string("model", None, "Keras model: model_dir or .keras.")
     flags.DEFINE_string("tflite_dir", None, "Folder of colorizer_<variant>.tflite files.")
-    flags.DEFINE_string("dataset", "voc_dir:../shared/data/voc2012_animals", "Photos.")
+    flags.DEFINE_string("dataset", "voc_dir:voc2012_animals", "Photos.")
+    flags.DEFINE_string(
+        "data_root", "data", "Folder that relative voc_dir:/folder: paths are read under."
+    )
     flags.DEFINE_string("split", "val", "Split.")
     flags.DEFINE_integer("images", 100, "Photos to compare on.")
     flags.DEFINE_string("output", "benchmarks/tflite_agreement.json", "JSON output.")
@@ -30,12 +33,12 @@ def define_flags():
 
 def main(argv):
     del argv
-    from colorization import tflite_colorize
-    from colorization.inference import Colorizer
+    from colorization.inference import tflite_runner as tflite_colorize
+    from colorization.inference.colorizer import Colorizer
     from data_prep import sources
     from export import tflite
 
-    source = sources.load_source(FLAGS.dataset, FLAGS.split)
+    source = sources.load_source(FLAGS.dataset, FLAGS.split, data_root=FLAGS.data_root)
     photos = [
         sources.decode_image(e["image_bytes"]).numpy() for e in source.dataset.take(FLAGS.images)
     ]

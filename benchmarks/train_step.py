@@ -12,9 +12,11 @@ import numpy as np
 from absl import flags
 
 from benchmarks.timing import timed
-from colorization import cli, losses
-from colorization.config import ModelConfig, parse_fc_units
-from colorization.model import build_model, count_flops
+from colorization.core import cli
+from colorization.core.config import ModelConfig
+from colorization.core.config_flags import parse_fc_units
+from colorization.model import losses
+from colorization.model.network import build_model, count_flops
 
 FLAGS = flags.FLAGS
 

@@ -1,9 +1,16 @@
 """Instance-aware automatic image colorization in TensorFlow/Keras.
 
-Modules, one concern each:
-  color     sRGB <-> CIELAB (D65) in TensorFlow ops.
-  bins      the 313 quantized ab bins: encode ab to bins, decode bin distributions to ab.
-  config    frozen dataclass configurations.
-  model     the two-output Keras model (colour logits, class logits).
-  losses    rebalanced colour cross-entropy and the class losses.
+Subpackages, lowest first; a module imports only from its own subpackage and the ones
+before it (tests/test_layers.py checks this):
+  core        colour maths (color), the 313 ab bins (bins), configurations (config, presets,
+              flags), hardware detection and the command-line convention (cli).
+  model       the two-output Keras network and its trunks, losses, ImageNet weights and
+              model directories (model_files).
+  inference   decoding to colour photos, the Colorizer, the colorize command, the demo page
+              and the TensorFlow-free TFLite runner.
+  evaluation  metrics, the crop and full-photo protocols, the evaluate command.
+  training    the trainer, its callbacks, distribution strategies and the optimizer.
+
+The modules at this level are the commands (`python -m colorization.colorize`, `.evaluate`,
+`.demo`, `.tflite_colorize`); data_prep/ sits between core and model.
 """

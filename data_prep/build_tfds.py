@@ -69,6 +69,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from colorization import cli
+    from colorization.core import cli
 
     cli.run(main, define_flags, user_errors=(ValueError,))

@@ -23,11 +23,9 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from colorization import bins, color
-from colorization.config import check_image_size
+from colorization.core import bins, color
+from colorization.core.config import ENCODINGS, check_image_size
 from data_prep import sources
-
-_ENCODINGS = ("soft", "hard")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,9 +68,9 @@ class PipelineConfig:
         check_image_size(self.image_size)
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1. Received: batch_size={self.batch_size}")
-        if self.encoding not in _ENCODINGS:
+        if self.encoding not in ENCODINGS:
             raise ValueError(
-                f"encoding must be one of {_ENCODINGS}. Received: encoding={self.encoding!r}"
+                f"encoding must be one of {ENCODINGS}. Received: encoding={self.encoding!r}"
             )
         if not 0.05 <= self.min_crop_area <= 1.0:
             raise ValueError(

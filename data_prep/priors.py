@@ -21,8 +21,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from colorization import bins, color
-from colorization.config import IMAGE_SIZE_RULE, valid_image_size
+from colorization.core import bins, color
+from colorization.core.config import IMAGE_SIZE_RULE, valid_image_size
 
 DEFAULT_LAMBDA = 0.5
 DEFAULT_SIGMA = 5.0
@@ -236,7 +236,7 @@ def define_flags():
 
 
 if __name__ == "__main__":
-    from colorization import cli
+    from colorization.core import cli
     from data_prep.sources import SourceError
 
     cli.run(main, define_flags, user_errors=(SourceError,))

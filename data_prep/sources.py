@@ -31,30 +31,9 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
-from colorization import color
+from colorization.core import color
+from colorization.core.config import VOC_CLASSES
 
-VOC_CLASSES = (
-    "aeroplane",
-    "bicycle",
-    "bird",
-    "boat",
-    "bottle",
-    "bus",
-    "car",
-    "cat",
-    "chair",
-    "cow",
-    "diningtable",
-    "dog",
-    "horse",
-    "motorbike",
-    "person",
-    "pottedplant",
-    "sheep",
-    "sofa",
-    "train",
-    "tvmonitor",
-)
 NUM_VOC_CLASSES = len(VOC_CLASSES)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 # An image whose every pixel (of a 64-pixel thumbnail) has chroma |ab| below this is grey.
@@ -518,11 +497,34 @@ def has_splits(spec):
     return spec != "skimage"
 
 
-def load_source(spec, split="train", data_dir=None, download=False, audit=True, seed=0):
+FILE_PREFIXES = ("voc_dir:", "folder:")
+
+
+def resolve_spec(spec, data_root=None):
+    """The spec with every relative voc_dir:/folder: path joined to `data_root`.
+
+    Absolute paths, TFDS names and skimage are left as they are; data_root None or ""
+    leaves relative paths relative to the working directory.
+    """
+    parts = []
+    for part in split_spec(spec):
+        for prefix in FILE_PREFIXES:
+            path = part[len(prefix) :]
+            if part.startswith(prefix) and data_root and not os.path.isabs(path):
+                part = prefix + os.path.join(data_root, path)
+        parts.append(part)
+    return ",".join(parts)
+
+
+def load_source(
+    spec, split="train", data_dir=None, download=False, audit=True, seed=0, data_root=None
+):
     """Parses a source spec (see the module doc) and returns the `Source`.
 
     A comma-separated spec loads every part's `split` and combines them (`combine_sources`).
+    Relative voc_dir:/folder: paths are read under `data_root` (`resolve_spec`).
     """
+    spec = resolve_spec(spec, data_root) if data_root else spec
     if "," in spec:
         parts = split_spec(spec)
         return combine_sources(

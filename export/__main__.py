@@ -1,8 +1,8 @@
 """Exports a trained colorizer.
 
-    python -m export --checkpoint=runs/cpu --output_dir=exported --formats=saved_model,tflite
+    python -m export --model=runs/cpu --output_dir=exported --formats=saved_model,tflite
 
---checkpoint: a training model_dir, a checkpoint prefix inside it, or a .keras file; by
+--model (alias --checkpoint): a training model_dir, a checkpoint prefix inside it, or a .keras file; by
 default the colorizer that ships with the package (colorization/pretrained).
 Writes OUTPUT/saved_model/colorizer/<version>/ and OUTPUT/tflite/colorizer_<variant>.tflite.
 """
@@ -11,8 +11,8 @@ import os
 
 from absl import flags
 
-from colorization import cli
-from colorization.config import DEFAULT_TEMPERATURE
+from colorization.core import cli
+from colorization.core.config import DEFAULT_TEMPERATURE
 
 FORMATS = ("saved_model", "tflite")
 FLAGS = flags.FLAGS
@@ -20,10 +20,12 @@ FLAGS = flags.FLAGS
 
 def define_flags():
     flags.DEFINE_string(
-        "checkpoint",
+        "model",
         None,
-        "model_dir, checkpoint prefix or .keras file; default: the shipped model.",
+        "model_dir, checkpoint prefix or .keras file; default: the colorizer shipped with "
+        "the package.",
     )
+    flags.DEFINE_alias("checkpoint", "model")
     flags.DEFINE_string("output_dir", None, "Export directory.")
     flags.DEFINE_list("formats", list(FORMATS), "saved_model and/or tflite.")
     flags.DEFINE_list(
@@ -62,20 +64,20 @@ def define_flags():
 
 
 def _validate():
-    from colorization import model_files
-    from colorization.inference import DEFAULT_MODEL
+    from colorization.inference.colorizer import DEFAULT_MODEL
+    from colorization.model import model_files
     from export.tflite import VARIANTS
 
-    if FLAGS.checkpoint is None:
-        FLAGS.checkpoint = DEFAULT_MODEL
+    if FLAGS.model is None:
+        FLAGS.model = DEFAULT_MODEL
     bad = [f for f in FLAGS.formats if f not in FORMATS]
     if bad:
         raise ValueError(f"--formats must be among {FORMATS}. Received: {bad}")
     bad = [v for v in FLAGS.tflite_variants if v not in VARIANTS]
     if bad:
         raise ValueError(f"--tflite_variants must be among {VARIANTS}. Received: {bad}")
-    if not model_files.exists(FLAGS.checkpoint):
-        raise ValueError(f"--checkpoint={FLAGS.checkpoint!r} does not exist.")
+    if not model_files.exists(FLAGS.model):
+        raise ValueError(f"--model={FLAGS.model!r} does not exist.")
     bad = [p for p in FLAGS.saved_model_precisions if p not in ("float32", "bfloat16")]
     if bad:
         raise ValueError(f"--saved_model_precisions must be float32/bfloat16. Received: {bad}")
@@ -91,16 +93,14 @@ def main(argv):
         _validate()
     except ValueError as e:
         raise cli.CommandError(str(e)) from None
-    from colorization import model_files
+    from colorization.model import model_files
     from export import saved_model, tflite
 
-    model, config = model_files.load_model_dir(FLAGS.checkpoint)
+    model, config = model_files.load_model_dir(FLAGS.model)
     temperature = FLAGS.temperature
     if temperature is None:
         temperature = config.temperature if config is not None else DEFAULT_TEMPERATURE
-    print(
-        f"Loaded {FLAGS.checkpoint}: {model.count_params():,} parameters, input {model.input_shape}"
-    )
+    print(f"Loaded {FLAGS.model}: {model.count_params():,} parameters, input {model.input_shape}")
     if "saved_model" in FLAGS.formats:
         for precision in FLAGS.saved_model_precisions:
             served, name = model, "colorizer"
@@ -108,7 +108,7 @@ def main(argv):
                 if config is None:
                     raise cli.CommandError(
                         "--saved_model_precisions=bfloat16 needs a model_dir (its config.json "
-                        f"rebuilds the network); {FLAGS.checkpoint!r} has none."
+                        f"rebuilds the network); {FLAGS.model!r} has none."
                     )
                 served, name = saved_model.bfloat16_copy(model, config.model), "colorizer_bf16"
             try:
@@ -123,6 +123,11 @@ def main(argv):
             except FileExistsError as e:
                 raise cli.CommandError(str(e)) from None
             print(f"SavedModel ({precision}): {path}")
+    if config is not None:
+        # The exported files carry the training config (class names, temperature) beside
+        # them; model_files.class_names finds it.
+        os.makedirs(FLAGS.output_dir, exist_ok=True)
+        model_files.write_config(FLAGS.output_dir, config)
     if "tflite" in FLAGS.formats:
         images = None
         if "int8" in FLAGS.tflite_variants:
@@ -131,12 +136,15 @@ def main(argv):
 
             try:
                 images = tflite.sample_images(
-                    spec, FLAGS.calibration_images, config.data_dir if config else None
+                    spec,
+                    FLAGS.calibration_images,
+                    config.data_dir if config else None,
+                    data_root=config.data_root if config else None,
                 )
             except SourceError as e:
                 if FLAGS.calibration_dataset:
                     raise
-                # The training photos are not on this machine (a fresh clone exporting the
+                # The training photos are not where the config says (a fresh clone exporting the
                 # shipped model): calibrate on the photos bundled with scikit-image.
                 print(f"Training data not found ({str(e)[:80]}); calibrating on skimage photos.")
                 spec = "skimage"

@@ -26,8 +26,9 @@ import os
 import keras
 import tensorflow as tf
 
-from colorization import bins, inference
-from colorization.model import with_dtype_policy
+from colorization.core import bins
+from colorization.inference import colorizer as inference
+from colorization.model.network import with_dtype_policy
 
 PRECISIONS = ("float32", "bfloat16")
 

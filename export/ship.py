@@ -16,7 +16,7 @@ import time
 
 from absl import flags
 
-from colorization import cli
+from colorization.core import cli
 
 FLAGS = flags.FLAGS
 
@@ -36,16 +36,16 @@ def ship(model_dir, output_dir, image_size=0, temperature=None, chosen_on=""):
     """Writes the shipped model directory; returns (path of model.keras, bytes)."""
     import dataclasses
 
-    from colorization import model_files
-    from colorization.model import at_image_size
+    from colorization.core.config import check_backbone_image_size
+    from colorization.model import model_files
+    from colorization.model.network import at_image_size
 
     model, config = model_files.load_model_dir(model_dir)
     if config is None:
         raise ValueError(f"{model_dir!r} is not a training model_dir (no config.json).")
     trained_size = config.model.image_size
     size = image_size or trained_size
-    if size % 32:
-        raise ValueError(f"image_size must be a multiple of 32. Received: image_size={size}")
+    check_backbone_image_size(config.model.backbone, size)
     model = at_image_size(model, config.model, size)
     if temperature is not None:
         config = dataclasses.replace(config, temperature=temperature)
@@ -71,7 +71,7 @@ def ship(model_dir, output_dir, image_size=0, temperature=None, chosen_on=""):
 
 def main(argv):
     del argv
-    from colorization.inference import DEFAULT_MODEL
+    from colorization.inference.colorizer import DEFAULT_MODEL
 
     if not os.path.isdir(FLAGS.model_dir):
         raise cli.CommandError(f"--model_dir={FLAGS.model_dir!r} is not a directory.")

@@ -20,7 +20,7 @@ import os
 
 import tensorflow as tf
 
-from colorization import bins, color
+from colorization.core import bins, color
 
 VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
 
@@ -124,11 +124,11 @@ def export_tflite(model, output_dir, variants=VARIANTS, representative_images=No
     return paths
 
 
-def sample_images(source_spec, count=64, data_dir=None):
-    """uint8 photos from a data source, for calibration."""
+def sample_images(source_spec, count=64, data_dir=None, data_root=None):
+    """uint8 photos from a data source, for calibration (relative folders under data_root)."""
     from data_prep import sources
 
-    source = sources.load_source(source_spec, "train", data_dir)
+    source = sources.load_source(source_spec, "train", data_dir, data_root=data_root)
     images = []
     for element in source.dataset.take(count):
         images.append(sources.decode_image(element["image_bytes"]).numpy())

@@ -14,7 +14,7 @@ TINY_MODEL_FLAGS = dict(image_size=32, width_multiplier=0.125, fc_units=(16, 16,
 
 def tiny_train_config(dataset, model_dir, **overrides):
     """A TrainConfig for a tiny model that trains in seconds."""
-    from colorization.config import ModelConfig, TrainConfig
+    from colorization.core.config import ModelConfig, TrainConfig
 
     values = dict(
         model=ModelConfig(**TINY_MODEL_FLAGS),
@@ -40,7 +40,7 @@ def generated_voc(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_model_dir(generated_voc, tmp_path_factory):
     """A model directory trained for 6 steps on the generated VOCdevkit."""
-    from colorization import training
+    from colorization.training import trainer as training
 
     model_dir = tmp_path_factory.mktemp("tiny_run")
     training.train(tiny_train_config(f"voc_dir:{generated_voc}", model_dir))

@@ -1,4 +1,4 @@
-"""Generated test data: colourful photos and VOCdevkit folders, no network, no ../shared."""
+"""Generated test data: colourful photos and VOCdevkit folders, no network, no data outside the tests."""
 
 import pathlib
 import subprocess

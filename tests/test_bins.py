@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from skimage import color as skcolor
 
-from colorization import bins
+from colorization.core import bins
 
 
 def _numpy_sq_distances(ab):

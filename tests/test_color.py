@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from skimage import color as skcolor
 
-from colorization import color
+from colorization.core import color
 
 EDGE_COLORS = np.array(
     [

@@ -10,7 +10,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from colorization import bins, color
+from colorization.core import bins, color
 from data_prep import build_tfds, pipeline, priors, sources
 from tests.helpers import photo as _photo
 from tests.helpers import run_module, write_vocdevkit

@@ -10,9 +10,11 @@ import pytest
 import skimage.color
 import skimage.data
 
-from benchmarks import demo_page
-from colorization import demo
+from colorization.inference import demo
+from tests import browser
 from tests.helpers import run_module
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")
@@ -124,17 +126,17 @@ def test_page_in_headless_chromium(photos, tmp_path):
     """Drives the real page: upload, result at the photo's size and in colour, the bad files
     above as messages on the page, an example click, the download; the server keeps
     serving throughout."""
-    assert demo_page.find_browser(), demo_page.MISSING_BROWSER
+    assert browser.find_browser(), browser.MISSING_BROWSER
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     # --max_side=1024 keeps the 10,000 x 10,000 photo's round trip short (same code path).
-    with demo_page.DemoServer(extra_flags=["--max_side=1024"]) as server:
-        driver = demo_page.chromium(download_dir=str(tmp_path))
+    with browser.DemoServer(extra_flags=["--max_side=1024"]) as server:
+        driver = browser.chromium(download_dir=str(tmp_path))
         try:
-            text, src, _ = demo_page.upload(driver, server.url, photos / "chelsea.png")
+            text, src, _ = browser.upload(driver, server.url, photos / "chelsea.png")
             assert text.startswith("Coloured 451 x 300"), text
-            shown = demo_page.fetch_image(src)
+            shown = browser.fetch_image(src)
             assert shown.shape == (300, 451, 3) and _chroma(shown) > 5.0
             labels = driver.find_element(By.CSS_SELECTOR, "#classes").text
             assert labels.splitlines()[:2] == ["Class branch (top 3)", "cat"], labels
@@ -154,12 +156,12 @@ def test_page_in_headless_chromium(photos, tmp_path):
                 ("cmyk.jpg", "Coloured 451 x 300", (300, 451)),
                 ("camera16.png", "Coloured 512 x 512", (512, 512)),
             ]:
-                text, src, _ = demo_page.upload(driver, server.url, photos / name)
+                text, src, _ = browser.upload(driver, server.url, photos / name)
                 assert text.startswith(expected), (name, text)
                 assert server.alive(), name
                 assert (src is None) == (size is None), (name, src)
                 if size:
-                    assert demo_page.fetch_image(src).shape == (*size, 3), name
+                    assert browser.fetch_image(src).shape == (*size, 3), name
                 if name == "huge.jpg":
                     assert "downscaled from 10000 x 10000 to 1024 x 1024" in text
 
@@ -172,6 +174,6 @@ def test_page_in_headless_chromium(photos, tmp_path):
                 ]
             )[0]
             button.click()
-            wait.until(lambda d: demo_page.status_text(d).startswith("Coloured 451 x 300"))
+            wait.until(lambda d: browser.status_text(d).startswith("Coloured 451 x 300"))
         finally:
             driver.quit()

@@ -11,10 +11,14 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from colorization import color, model_files, tflite_colorize
-from colorization.inference import Colorizer
+from colorization.core import color
+from colorization.inference import tflite_runner as tflite_colorize
+from colorization.inference.colorizer import Colorizer
+from colorization.model import model_files
 from export import serving_client
 from tests.helpers import ROOT, photo, run_module
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +26,7 @@ def exported(tiny_model_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("exported")
     result = run_module(
         "export",
-        f"--checkpoint={tiny_model_dir}",
+        f"--model={tiny_model_dir}",
         f"--output_dir={out}",
         "--formats=saved_model,tflite",
         "--saved_model_precisions=float32,bfloat16",
@@ -211,7 +215,7 @@ def test_tflite_script_runs_without_tensorflow(exported, tmp_path):
 
 
 def test_numpy_colour_maths_match_tensorflow():
-    from colorization import color
+    from colorization.core import color
 
     rgb = (np.random.default_rng(0).random((20, 30, 3)) * 255).astype(np.uint8)
     lab = color.rgb_uint8_to_lab(rgb).numpy()

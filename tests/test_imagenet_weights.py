@@ -2,7 +2,7 @@
 running the same file, and against the float Keras model the file was made from.
 
 The tests make their own small quantized MobileNetV2 files with the TFLite converter
-(never the files in ../shared)."""
+(never the real ImageNet files)."""
 
 import numpy as np
 import pytest
@@ -33,7 +33,7 @@ def full_integer_file(tmp_path_factory):
 def _loaded_trunk(path, alpha=SMALL_ALPHA):
     import keras
 
-    from colorization import imagenet_weights
+    from colorization.model import imagenet_weights
 
     weights = imagenet_weights.read_mobilenet_v2_tflite(str(path))
     trunk = keras.applications.MobileNetV2(
@@ -107,9 +107,9 @@ def test_full_integer_file_dequantizes_per_channel(full_integer_file):
 def test_colorizer_trunk_takes_width_one_files_only(mobilenet_tflite, full_integer_file):
     import keras
 
-    from colorization import backbones, imagenet_weights
-    from colorization.config import ModelConfig
-    from colorization.model import build_model
+    from colorization.core.config import ModelConfig
+    from colorization.model import backbones, imagenet_weights
+    from colorization.model.network import build_model
 
     model = build_model(ModelConfig(image_size=64, backbone="mobilenet_v2", width_multiplier=0.25))
     assert len(backbones.mobilenet_conv_layers(model)) == 52
@@ -131,14 +131,14 @@ def test_colorizer_trunk_takes_width_one_files_only(mobilenet_tflite, full_integ
 
 def color_lightness(grey_u8):
     """L (1, H, W, 1) of a grey uint8 photo (H, W, 1)."""
-    from colorization import color
+    from colorization.core import color
 
     rgb = np.repeat(grey_u8, 3, -1)[None].astype(np.float32) / 255.0
     return color.rgb_to_lightness(rgb).numpy()
 
 
 def test_bad_files_fail_with_a_clear_error(tmp_path):
-    from colorization import imagenet_weights
+    from colorization.model import imagenet_weights
 
     with pytest.raises(imagenet_weights.PretrainedError, match="does not exist"):
         imagenet_weights.read_mobilenet_v2_tflite(str(tmp_path / "missing.tflite"))
@@ -151,7 +151,7 @@ def test_bad_files_fail_with_a_clear_error(tmp_path):
 def test_lightness_to_grey_rgb_matches_skimage():
     from skimage import color as skcolor
 
-    from colorization.backbones import LightnessToGreyRGB
+    from colorization.model.backbones import LightnessToGreyRGB
 
     lightness = np.linspace(0, 100, 41, dtype=np.float32)
     lab = np.stack([lightness, np.zeros_like(lightness), np.zeros_like(lightness)], -1)
@@ -166,9 +166,9 @@ def test_vgg16_weights_fold_into_the_grey_paper_trunk():
     BGR, mean-subtracted, away from the zero-padded border; later kernels are copied."""
     import keras
 
-    from colorization import imagenet_weights
-    from colorization.config import ModelConfig
-    from colorization.model import build_model
+    from colorization.core.config import ModelConfig
+    from colorization.model import imagenet_weights
+    from colorization.model.network import build_model
 
     keras.utils.set_random_seed(0)
     vgg = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
@@ -192,7 +192,7 @@ def test_vgg16_weights_fold_into_the_grey_paper_trunk():
 def test_imagenet_download_failure_names_the_offline_way(monkeypatch):
     import keras
 
-    from colorization import imagenet_weights
+    from colorization.model import imagenet_weights
 
     def no_network(**kwargs):
         raise OSError("URL fetch failure: [Errno -3] Temporary failure in name resolution")

@@ -8,8 +8,9 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from colorization import color, inference
-from colorization.inference import Colorizer
+from colorization.core import color
+from colorization.inference import colorizer as inference
+from colorization.inference.colorizer import Colorizer
 from tests.helpers import photo, run_module
 
 
@@ -90,8 +91,8 @@ def test_evaluate_cli_writes_metrics_and_report(tiny_model_dir, generated_voc, t
     out = tmp_path / "eval"
     result = run_module(
         "colorization.evaluate",
-        f"--model={tiny_model_dir}",
-        f"--second_model={tiny_model_dir / 'model.keras'}",
+        "--protocol=crop",
+        f"--model={tiny_model_dir},{tiny_model_dir / 'model.keras'}",
         f"--dataset=voc_dir:{generated_voc}",
         "--split=val",
         f"--output_dir={out}",
@@ -121,7 +122,7 @@ def test_checkpoints_load_like_the_final_model(tiny_model_dir, tmp_path):
     holds the same weights)."""
     import shutil
 
-    from colorization import model_files
+    from colorization.model import model_files
 
     final, _ = model_files.load_model_dir(str(tiny_model_dir / "model.keras"))
     prefix = str(tiny_model_dir / "checkpoints" / "ckpt-6")
@@ -148,7 +149,7 @@ def test_checkpoints_load_like_the_final_model(tiny_model_dir, tmp_path):
 
 
 def test_cpu_features_decide_the_auto_precision(tmp_path):
-    from colorization import hardware
+    from colorization.core import hardware
 
     with_bf16 = tmp_path / "zen4"
     with_bf16.write_text("processor : 0\nflags : fpu avx2 fma avx512f avx512_vnni avx512_bf16\n")

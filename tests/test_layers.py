@@ -1,5 +1,5 @@
-"""The code's layers: imports go one way, from the colour maths up to the command lines, and
-every command answers --help. The README's "Layout" section shows the same table."""
+"""The code's layers, read from the folder tree: imports go one way, from the colour maths
+up to the command lines, and every command answers --help."""
 
 import ast
 import concurrent.futures
@@ -8,70 +8,50 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PACKAGES = ("colorization", "data_prep", "export", "benchmarks")
+TOP_LEVEL = ("colorization", "data_prep", "export", "benchmarks", "train_main.py")
 
-# Lowest first. A module may import its own layer and the ones below, never one above.
+# Packages, lowest first. A module belongs to the longest package in this list that holds
+# it; it may import its own package and the ones before it, never one after. The modules at
+# the root of colorization/ are its commands.
 LAYERS = [
-    (
-        "foundations",
-        ["colorization", "colorization.config", "colorization.cli", "colorization.hardware"],
-    ),
-    (
-        "colour maths and bins",
-        ["colorization.color", "colorization.bins", "colorization.tflite_colorize"],
-    ),
-    (
-        "data",
-        ["data_prep", "data_prep.sources", "data_prep.pipeline", "data_prep.priors"]
-        + ["data_prep.build_tfds"],
-    ),
-    (
-        "model, losses, optimizer",
-        ["colorization.backbones", "colorization.model", "colorization.losses"]
-        + ["colorization.optimizer", "colorization.imagenet_weights"],
-    ),
-    ("model files", ["colorization.model_files"]),
-    (
-        "decoding and metrics",
-        ["colorization.inference", "colorization.metrics", "colorization.photo_eval"],
-    ),
-    (
-        "training and evaluation",
-        ["colorization.evaluation", "colorization.callbacks", "colorization.distribute"]
-        + ["colorization.training"],
-    ),
-    (
-        "command lines",
-        ["train_main", "colorization.colorize", "colorization.evaluate", "colorization.demo"],
-    ),
-    (
-        "export",
-        ["export", "export.saved_model", "export.tflite", "export.__main__", "export.ship"]
-        + ["export.serving_client"],
-    ),
-    ("benchmarks", ["benchmarks", "benchmarks.*"]),
+    "colorization.core",
+    "data_prep",
+    "colorization.model",
+    "colorization.inference",
+    "colorization.evaluation",
+    "colorization.training",
+    "colorization",
+    "train_main",
+    "export",
+    "benchmarks",
 ]
 
 
 def _modules():
-    """{module name: file} of every module of the project."""
-    found = {"train_main": os.path.join(ROOT, "train_main.py")}
-    for package in PACKAGES:
-        for name in sorted(os.listdir(os.path.join(ROOT, package))):
-            if name.endswith(".py"):
-                module = package if name == "__init__.py" else f"{package}.{name[:-3]}"
-                found[module] = os.path.join(ROOT, package, name)
+    """{module name: file} of every module of the project, found by walking the folders."""
+    found = {}
+    for top in TOP_LEVEL:
+        if top.endswith(".py"):
+            found[top[:-3]] = os.path.join(ROOT, top)
+            continue
+        for directory, folders, files in os.walk(os.path.join(ROOT, top)):
+            folders[:] = [f for f in folders if not f.startswith((".", "__"))]
+            package = os.path.relpath(directory, ROOT).replace(os.sep, ".")
+            for name in sorted(files):
+                if name.endswith(".py"):
+                    module = package if name == "__init__.py" else f"{package}.{name[:-3]}"
+                    found[module] = os.path.join(directory, name)
     return found
 
 
-def _layer_of(module):
-    for index, (_, members) in enumerate(LAYERS):
-        for member in members:
-            if module == member or (
-                member.endswith(".*") and module.startswith(member[:-1]) and module != member[:-2]
-            ):
-                return index
-    return None
+def layer_of(module, layers=LAYERS):
+    """Index in `layers` of the longest package that is `module` or holds it; None if none."""
+    best = None
+    for index, package in enumerate(layers):
+        if module == package or module.startswith(package + "."):
+            if best is None or len(package) > len(layers[best]):
+                best = index
+    return best
 
 
 def _project_imports(path, modules):
@@ -81,7 +61,7 @@ def _project_imports(path, modules):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            # `from colorization import color` imports the module colorization.color.
+            # `from colorization.core import color` imports the module colorization.core.color.
             names = [
                 f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
                 for a in node.names
@@ -92,34 +72,23 @@ def _project_imports(path, modules):
     return found
 
 
-def test_every_module_has_a_layer():
-    unplaced = [m for m in _modules() if _layer_of(m) is None]
-    assert not unplaced, f"give these modules a layer in LAYERS (and the README): {unplaced}"
+def upward_imports(graph, layers=LAYERS):
+    """["a imports b" ...] for every edge of {module: imported modules} that goes up."""
+    found = []
+    for module, targets in sorted(graph.items()):
+        for target in sorted(targets):
+            if layer_of(target, layers) > layer_of(module, layers):
+                found.append(f"{module} ({layers[layer_of(module, layers)]}) imports {target}")
+    return found
 
 
-def test_imports_never_go_up_a_layer():
-    modules = _modules()
-    upward = []
-    for module, path in modules.items():
-        own = _layer_of(module)
-        for target in _project_imports(path, modules):
-            if _layer_of(target) > own:
-                upward.append(
-                    f"{module} ({LAYERS[own][0]}) imports {target} ({LAYERS[_layer_of(target)][0]})"
-                )
-    assert not upward, "\n".join(upward)
-
-
-def test_no_import_cycles():
-    modules = _modules()
-    graph = {m: _project_imports(p, modules) - {m} for m, p in modules.items()}
-    # Package __init__ files are imported by their submodules implicitly; only the
-    # explicit edges count.
+def import_cycles(graph):
+    """Every cycle a depth-first walk of {module: imported modules} meets, as "a -> b -> a"."""
     state, cycles = {}, []
 
     def visit(node, stack):
         state[node] = "open"
-        for target in sorted(graph[node]):
+        for target in sorted(graph.get(node, ())):
             if state.get(target) == "open":
                 cycles.append(" -> ".join(stack[stack.index(target) :] + [target]))
             elif target not in state:
@@ -129,16 +98,81 @@ def test_no_import_cycles():
     for module in sorted(graph):
         if module not in state:
             visit(module, [module])
+    return cycles
+
+
+def _graph():
+    modules = _modules()
+    return {m: _project_imports(p, modules) - {m} for m, p in modules.items()}
+
+
+def test_every_module_has_a_layer():
+    unplaced = [m for m in _modules() if layer_of(m) is None]
+    assert not unplaced, f"these modules lie outside every package of LAYERS: {unplaced}"
+
+
+def test_the_layers_are_the_folders():
+    # Every subpackage of colorization/ is a layer, and every layer is a folder or module.
+    packages = sorted(
+        f"colorization.{name}"
+        for name in os.listdir(os.path.join(ROOT, "colorization"))
+        if os.path.isfile(os.path.join(ROOT, "colorization", name, "__init__.py"))
+    )
+    assert packages == sorted(p for p in LAYERS if p.startswith("colorization."))
+    modules = _modules()
+    assert all(p in modules for p in LAYERS)
+
+
+def test_imports_never_go_up_a_layer():
+    upward = upward_imports(_graph())
+    assert not upward, "\n".join(upward)
+
+
+def test_no_import_cycles():
+    # Package __init__ files are imported by their submodules implicitly; only the
+    # explicit edges count.
+    cycles = import_cycles(_graph())
     assert not cycles, "\n".join(cycles)
 
 
-def test_the_check_catches_an_upward_import_and_a_cycle(tmp_path):
-    # The reference for the two checks above: a made-up graph with one of each.
+def test_data_prep_depends_only_on_the_core():
+    outside = {
+        f"{module} imports {target}"
+        for module, targets in _graph().items()
+        if module.startswith("data_prep")
+        for target in targets
+        if not target.startswith(("data_prep", "colorization.core"))
+    }
+    assert not outside, sorted(outside)
+
+
+def test_the_checks_catch_a_planted_cycle_and_an_upward_import(tmp_path):
+    # A made-up project: the core imports the model inside a function (upward), and two
+    # model modules import each other (a cycle).
     path = tmp_path / "m.py"
-    path.write_text("def f():\n    from colorization import training\n")
-    assert _project_imports(str(path), {"colorization.training"}) == {"colorization.training"}
-    assert _layer_of("colorization.training") > _layer_of("colorization.inference")
-    assert _layer_of("benchmarks.run") == len(LAYERS) - 1 and _layer_of("benchmarks") is not None
+    path.write_text("def f():\n    from colorization.model import network\n")
+    known = {"colorization.model", "colorization.model.network"}
+    assert _project_imports(str(path), known) == {"colorization.model.network"}
+    graph = {
+        "colorization.core.color": {"colorization.model.network"},
+        "colorization.model.network": {"colorization.model.losses", "colorization.core.bins"},
+        "colorization.model.losses": {"colorization.model.network"},
+        "colorization.core.bins": set(),
+        "export.tflite": {"colorization.core.bins"},
+    }
+    assert upward_imports(graph) == [
+        "colorization.core.color (colorization.core) imports colorization.model.network"
+    ]
+    assert import_cycles(graph) == [
+        "colorization.model.network -> colorization.model.losses -> colorization.model.network"
+    ]
+    del graph["colorization.core.color"], graph["colorization.model.losses"]
+    graph["colorization.model.network"].discard("colorization.model.losses")
+    assert upward_imports(graph) == [] and import_cycles(graph) == []
+    # The longest package wins: a command at the root of colorization/ sits above training.
+    assert layer_of("colorization.evaluate") > layer_of("colorization.training.trainer")
+    assert layer_of("colorization.core.bins") < layer_of("data_prep.pipeline")
+    assert layer_of("benchmarks.run") == len(LAYERS) - 1 and layer_of("tests.x") is None
 
 
 def _entry_points():

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorization import bins, losses
-from colorization.config import ModelConfig
-from colorization.model import build_model
+from colorization.core import bins
+from colorization.core.config import ModelConfig
+from colorization.model import losses
+from colorization.model.network import build_model
 
 
 def _log_softmax(x):

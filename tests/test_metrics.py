@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from colorization import bins, metrics
+from colorization.core import bins
+from colorization.evaluation import metrics
 
 
 def test_auc_by_hand():

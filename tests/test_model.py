@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorization.config import ModelConfig
-from colorization.model import build_model, count_flops
+from colorization.core.config import ModelConfig
+from colorization.model.network import build_model, count_flops
 from tests.helpers import ROOT
 
 TINY = dict(image_size=32, width_multiplier=0.125, fc_units=(16, 16, 8), num_classes=5)
@@ -94,9 +94,9 @@ def test_trains_under_the_jax_backend():
         import sys
         import numpy as np
         import keras
-        from colorization.config import ModelConfig
-        from colorization.model import build_model
-        from colorization import losses
+        from colorization.core.config import ModelConfig
+        from colorization.model.network import build_model
+        from colorization.model import losses
         assert keras.backend.backend() == "jax", keras.backend.backend()
         config = ModelConfig(image_size=32, width_multiplier=0.125, fc_units=(16, 16, 8),
                              num_classes=5)

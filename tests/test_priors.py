@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from skimage import color as skcolor
 
-from colorization import bins
+from colorization.core import bins
 from data_prep import priors
 
 

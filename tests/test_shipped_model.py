@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorization import color, inference
+from colorization.core import color
+from colorization.inference import colorizer as inference
 from tests.helpers import run_module
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """train_main.py and colorization.training: flag validation, an end-to-end run, resume after
 SIGKILL of a real process, multi-worker training on localhost, warm start, bfloat16."""
 
+import dataclasses
 import glob
 import json
 import os
@@ -16,13 +17,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorization import config as config_module
-from colorization import model_files, training
-from colorization.config import ModelConfig, TrainConfig
-from colorization.model import build_model
+from colorization.core import config_flags
+from colorization.core.config import ModelConfig, TrainConfig
+from colorization.core.presets import PRESETS
+from colorization.model import model_files
+from colorization.model.network import build_model
+from colorization.training import trainer as training
 from data_prep import pipeline, sources
 from tests.conftest import tiny_train_config
 from tests.helpers import ROOT
+
+pytestmark = pytest.mark.slow
 
 TINY_FLAGS = [
     "--image_size=32",
@@ -49,9 +54,9 @@ def _config_from(*args):
     from absl import flags
 
     flag_values = flags.FlagValues()
-    config_module.define_config_flags(flag_values)
+    config_flags.define_config_flags(flag_values)
     flag_values(["train_main.py", *args])
-    return config_module.config_from_flags(flag_values)
+    return config_flags.config_from_flags(flag_values)
 
 
 @pytest.mark.parametrize(
@@ -74,14 +79,14 @@ def test_bad_flag_values_name_the_value(flag, message):
 def test_flags_follow_the_dataclasses_and_presets():
     # Defaults are the dataclass defaults; a preset replaces them; the command line wins.
     assert _config_from() == TrainConfig()
-    assert _config_from("--config=cpu") == config_module.PRESETS["cpu"]
+    assert _config_from("--config=cpu") == PRESETS["cpu"]
     cpu = _config_from("--config=cpu", "--steps=700", "--fc_units=8,8,4", "--priors=")
     assert cpu.steps == 700 and cpu.model.fc_units == (8, 8, 4) and cpu.priors_path == ""
     assert cpu.model.backbone == "mobilenet_v2" and cpu.learning_rate == 1e-3
     assert _config_from("--class_branch=false").model.use_fusion is False
     # Every configurable field has a flag with its docstring's description.
-    helps = {**config_module.field_help(ModelConfig), **config_module.field_help(TrainConfig)}
-    for _, cls, field in config_module.flag_fields():
+    helps = {**config_flags.field_help(ModelConfig), **config_flags.field_help(TrainConfig)}
+    for _, cls, field in config_flags.flag_fields():
         assert helps.get(field.name), f"{cls.__name__}.{field.name} is not described"
     assert helps["beta_2"] == helps["beta_1"] and "Adam" in helps["beta_1"]
 
@@ -375,7 +380,7 @@ def test_mobilenet_trunk_from_a_tflite_file_trains_frozen(
 ):
     import shutil
 
-    from colorization import imagenet_weights
+    from colorization.model import imagenet_weights
 
     path = tmp_path / "imagenet.tflite"  # a copy: deleted below
     shutil.copy(mobilenet_tflite[0], path)
@@ -413,3 +418,74 @@ def test_mobilenet_trunk_from_a_tflite_file_trains_frozen(
     os.remove(path)
     reloaded, _ = model_files.load_model_dir(str(run))
     assert reloaded.count_params() == model.count_params()
+
+
+def _paper_tiny(**overrides):
+    """The paper preset (mixed_float16) at a size that trains in seconds."""
+    paper = PRESETS["paper"]
+    model = dataclasses.replace(
+        paper.model, image_size=32, width_multiplier=0.125, fc_units=(16, 16, 8)
+    )
+    values = dict(model=model, init_from="", warmup_steps=0, steps=2, checkpoint_every=1)
+    values.update(overrides)
+    return dataclasses.replace(paper, **values)
+
+
+def test_mixed_float16_scales_the_loss_so_small_gradients_survive():
+    from colorization.training.optimizer import build_optimizer
+
+    config = _paper_tiny()
+    assert config.model.dtype_policy == "mixed_float16"
+    optimizer = build_optimizer(config)
+    assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    assert not isinstance(
+        build_optimizer(
+            _paper_tiny(model=dataclasses.replace(config.model, dtype_policy="mixed_bfloat16"))
+        ),
+        keras.optimizers.LossScaleOptimizer,
+    )
+    model = build_model(config.model)
+    model.compile(optimizer=optimizer, loss={"color_logits": "mse"})
+    assert model.optimizer is optimizer  # compile keeps the scaled optimizer, not a new one
+    optimizer.build(model.trainable_variables)
+    lightness = tf.random.uniform((2, 32, 32, 1), 0, 100, seed=1)
+    # A loss so small that its float16 gradients flush to zero inside the network.
+    tiny = 1e-5
+
+    def gradients(scale):
+        with tf.GradientTape() as tape:
+            logits = model(lightness, training=True)["color_logits"]
+            loss = tiny * tf.reduce_mean(tf.square(logits))
+            scaled = optimizer.scale_loss(loss) if scale else loss
+        grads = tape.gradient(scaled, model.trainable_variables)
+        factor = float(optimizer.dynamic_scale.numpy()) if scale else 1.0
+        return [np.asarray(g, np.float64) / factor for g in grads if g is not None]
+
+    def nonzero(grads):
+        return sum(int(np.count_nonzero(g)) for g in grads)
+
+    plain, scaled = gradients(False), gradients(True)
+    # The float16 kernels of the trunk's first convolutions receive gradients that pass
+    # through every float16 layer; unscaled they underflow, scaled they do not.
+    first = [v.path for v in model.trainable_variables].index(
+        next(v.path for v in model.trainable_variables if "kernel" in v.path)
+    )
+    assert nonzero(plain[first : first + 1]) == 0
+    assert nonzero(scaled[first : first + 1]) > 0
+    assert nonzero(scaled) > nonzero(plain)
+
+
+def test_the_paper_preset_trains_under_float16_and_checkpoints_the_loss_scale(
+    generated_voc, tmp_path
+):
+    config = _paper_tiny(
+        dataset=f"voc_dir:{generated_voc}",
+        model_dir=str(tmp_path / "paper"),
+        batch_size=2,
+        eval_every=2,
+        eval_examples=2,
+    )
+    training.train(config)
+    latest = tf.train.latest_checkpoint(str(tmp_path / "paper" / model_files.CHECKPOINT_DIR))
+    names = [name for name, _ in tf.train.list_variables(latest)]
+    assert any("dynamic_scale" in name for name in names), names

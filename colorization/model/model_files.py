@@ -23,8 +23,8 @@ import re
 import keras
 import tensorflow as tf
 
-from colorization.config import TrainConfig
-from colorization.model import build_model
+from colorization.core.config import TrainConfig
+from colorization.model.network import build_model
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.keras"
@@ -42,6 +42,19 @@ def write_config(model_dir, config):
     """Writes the TrainConfig as model_dir/config.json."""
     with tf.io.gfile.GFile(os.path.join(model_dir, CONFIG_FILE), "w") as f:
         json.dump(config.to_dict(), f, indent=2)
+
+
+def class_names(path):
+    """The class names recorded with a model: the config.json of its model directory, or of
+    the nearest folder above a model file (model.keras, model.tflite, or an exported
+    SavedModel at EXPORT_DIR/NAME/VERSION, whose EXPORT_DIR holds one); None when there is
+    none."""
+    folder = os.path.normpath(path)
+    for _ in range(4):
+        if tf.io.gfile.exists(os.path.join(folder, CONFIG_FILE)):
+            return list(read_config(folder).model.class_names)
+        folder = os.path.dirname(folder)
+    return None
 
 
 def read_config(model_dir):

@@ -13,9 +13,9 @@ distribution back into ab with the annealed mean. Both are TensorFlow ops that r
 import numpy as np
 import tensorflow as tf
 
-from colorization import config
+from colorization.core import config
 
-NUM_BINS = 313
+NUM_BINS = config.NUM_BINS
 GRID_SIZE = 10
 DEFAULT_SIGMA = 5.0
 DEFAULT_NUM_NEIGHBORS = 5

@@ -6,7 +6,7 @@ import os
 import keras
 import tensorflow as tf
 
-from colorization import evaluation
+from colorization.evaluation import crops as evaluation
 
 
 class EvaluationCallback(keras.callbacks.Callback):

@@ -16,7 +16,7 @@
 import numpy as np
 import tensorflow as tf
 
-from colorization import bins
+from colorization.core import bins, color
 
 MAX_THRESHOLD = 150
 
@@ -133,6 +133,48 @@ class ColorMetrics:
         }
 
 
+GREY = "grey"
+
+
+def grey_baseline(lightness):
+    """The grey baseline every protocol compares with: the photo's own L with ab = 0.
+
+    Args: lightness (N, H, W, 1) L in [0, 100]. Returns uint8 RGB (N, H, W, 3) (NumPy).
+    """
+    return np.asarray(color.to_uint8(color.lightness_to_rgb(lightness)).numpy(), np.uint8)
+
+
+# A photo's colour cast is "brown/orange" when the hue of its mean ab lies in this sector
+# (degrees, atan2(b, a)) with a mean chroma above SEPIA_MIN_CHROMA.
+SEPIA_HUE_DEGREES = (20.0, 90.0)
+SEPIA_MIN_CHROMA = 3.0
+
+
+def is_sepia(mean_ab):
+    """Whether mean ab values (..., 2) sit in the brown/orange sector (bool array)."""
+    mean_ab = np.asarray(mean_ab, np.float64)
+    hue = np.degrees(np.arctan2(mean_ab[..., 1], mean_ab[..., 0]))
+    chroma = np.hypot(mean_ab[..., 0], mean_ab[..., 1])
+    low, high = SEPIA_HUE_DEGREES
+    return (hue >= low) & (hue <= high) & (chroma > SEPIA_MIN_CHROMA)
+
+
+def class_accuracy(scores, labels):
+    """Top-1 % of scores (N, classes) against labels (N,) over the labelled ones (>= 0), and
+    the share of the most frequent label (what always answering it would score).
+
+    Returns {"num_labelled"[, "top1_accuracy", "majority_class_accuracy"]}.
+    """
+    scores, labels = np.asarray(scores, np.float64), np.asarray(labels).reshape(-1)
+    labelled = labels >= 0
+    result = {"num_labelled": int(labelled.sum())}
+    if labelled.any():
+        known = labels[labelled]
+        result["top1_accuracy"] = 100.0 * float((scores[labelled].argmax(-1) == known).mean())
+        result["majority_class_accuracy"] = 100.0 * float(np.bincount(known).max() / known.size)
+    return result
+
+
 class ClassMetrics:
     """Top-1 accuracy on the dominant label and mAP over present labels."""
 
@@ -150,14 +192,7 @@ class ClassMetrics:
         scores = np.concatenate(self.scores)
         labels = np.concatenate(self.labels)
         multi_hot = np.concatenate(self.multi_hot) > 0
-        labelled = labels >= 0
-        result = {"num_labelled": int(labelled.sum())}
-        if labelled.any():
-            result["top1_accuracy"] = 100.0 * float(
-                (scores[labelled].argmax(-1) == labels[labelled]).mean()
-            )
-            majority = np.bincount(labels[labelled]).argmax()
-            result["majority_class_accuracy"] = 100.0 * float((labels[labelled] == majority).mean())
+        result = class_accuracy(scores, labels)
         aps = [average_precision(scores[:, c], multi_hot[:, c]) for c in range(scores.shape[1])]
         aps = [a for a in aps if not np.isnan(a)]
         if aps:

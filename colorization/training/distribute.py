@@ -46,7 +46,10 @@ def distributed_loop(model, optimizer, loss, loss_weights, strategy, dataset, co
             outputs = model(lightness, training=True)
             parts = {name: fn(targets[name], outputs[name]) for name, fn in loss.items()}
             total = tf.add_n([loss_weights[name] * value for name, value in parts.items()])
-            scaled = total / replicas
+            # scale_loss multiplies by the loss scale under mixed_float16 (a
+            # LossScaleOptimizer, whose apply_gradients divides it out again) and is the
+            # identity otherwise.
+            scaled = optimizer.scale_loss(total / replicas)
         gradients = tape.gradient(scaled, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
         return {"loss": total, **{f"{name}_loss": value for name, value in parts.items()}}

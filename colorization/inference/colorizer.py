@@ -11,11 +11,13 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from colorization import bins, color
+from colorization.core import bins, color
 
 # The trained colorizer that ships with the package (a model_dir: config.json, priors.npz,
 # model.keras, summary.json); every command uses it when no model is given.
-DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained")
+DEFAULT_MODEL = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pretrained"
+)
 
 
 def model_input(lightness, image_size):
@@ -103,13 +105,87 @@ def colorize_tensor(model, image, temperature=bins.DEFAULT_TEMPERATURE, network=
     return result
 
 
+class KerasBackend:
+    """A Keras model (.keras, training model_dir or a checkpoint in it), traced once per
+    input shape. Only Keras models can be rebuilt at another size or precision."""
+
+    kind = "keras"
+
+    def __init__(self, path, image_size=None, precision="float32"):
+        from colorization.model import model_files
+
+        self.model, config = model_files.load_model_dir(path)
+        self.config = config
+        if image_size and image_size != self.model.input_shape[1]:
+            if config is None:
+                raise ValueError(
+                    f"image_size={image_size} needs a model_dir (its config.json rebuilds "
+                    f"the network at another size); {path!r} has none."
+                )
+            from colorization.model.network import at_image_size
+
+            self.model = at_image_size(self.model, config.model, image_size)
+        if precision == "bfloat16":
+            if config is None:
+                raise ValueError(
+                    f"precision=bfloat16 needs a model_dir (its config.json rebuilds the "
+                    f"network under mixed_bfloat16); {path!r} has none."
+                )
+            from colorization.model.network import with_dtype_policy
+
+            self.model = with_dtype_policy(self.model, config.model, "mixed_bfloat16")
+        self._run = tf.function(
+            lambda image, temperature: colorize_tensor(self.model, image, temperature),
+            reduce_retracing=True,
+        )
+
+    def colorize_batch(self, images, temperature):
+        out = self._run(tf.constant(images, tf.uint8), tf.constant(temperature, tf.float32))
+        return {k: v.numpy() for k, v in out.items()}
+
+
+class SavedModelBackend:
+    """An exported SavedModel directory, through its colorize_with_temperature signature."""
+
+    kind = "saved_model"
+    config = None
+
+    def __init__(self, path):
+        self._signature = tf.saved_model.load(path).signatures["colorize_with_temperature"]
+
+    def colorize_batch(self, images, temperature):
+        out = self._signature(
+            image=tf.constant(images, tf.uint8), temperature=tf.constant(temperature, tf.float32)
+        )
+        return {k: v.numpy() for k, v in out.items()}
+
+
+class TFLiteBackend:
+    """A colorizer .tflite file, run by LiteRT one photo at a time."""
+
+    kind = "tflite"
+    config = None
+
+    def __init__(self, path, num_threads=None):
+        from colorization.inference.tflite_runner import TFLiteColorizer
+
+        self._runner = TFLiteColorizer(path, num_threads=num_threads)
+
+    def colorize_batch(self, images, temperature):
+        outs = [self._runner.colorize(image, temperature) for image in images]
+        return {
+            "rgb": np.stack([o[0] for o in outs]),
+            "class_probs": np.stack([o[1] for o in outs]),
+        }
+
+
 class Colorizer:
     """Colorizes images of any size with a trained model.
 
     Loads a `.keras` file, a training model_dir (or a checkpoint inside it), an exported
-    SavedModel directory, or a `.tflite` file; with no path, the colorizer shipped with the
-    package. `colorize(image)` takes uint8 (H, W, 1 or 3) and returns uint8 (H, W, 3) at the
-    same size:
+    SavedModel directory, or a `.tflite` file, each through its backend; with no path, the
+    colorizer shipped with the package. `colorize(image)` takes uint8 (H, W, 1 or 3) and
+    returns uint8 (H, W, 3) at the same size:
 
         from colorization.inference import Colorizer
         coloured = Colorizer().colorize(grey_photo)
@@ -125,8 +201,9 @@ class Colorizer:
         models from a model_dir only; weights do not depend on S).
         precision: "float32", "bfloat16" (the network under mixed_bfloat16: bfloat16
         convolutions, float32 outputs; Keras models from a model_dir) or "auto" (bfloat16
-        where the CPU has bf16 dot products, colorization.hardware)."""
-        from colorization import hardware, model_files
+        where the CPU has bf16 dot products, colorization.core.hardware)."""
+        from colorization.core import hardware
+        from colorization.model import model_files
 
         self.path = str(path or DEFAULT_MODEL)
         if not model_files.exists(self.path):
@@ -137,10 +214,8 @@ class Colorizer:
             )
         if temperature is not None and not float(temperature) > 0:
             raise ValueError(f"temperature must be > 0. Received: temperature={temperature}")
-        self.temperature = bins.DEFAULT_TEMPERATURE if temperature is None else float(temperature)
         resolved = hardware.resolve_precision(precision)  # validates every kind
-        saved_model = tf.saved_model.contains_saved_model(self.path)
-        exported = saved_model or self.path.endswith(".tflite")
+        exported = self.path.endswith(".tflite") or tf.saved_model.contains_saved_model(self.path)
         if image_size and exported:
             raise ValueError(
                 f"image_size applies to Keras models; {self.path!r} is exported at a fixed size."
@@ -151,62 +226,37 @@ class Colorizer:
             raise ValueError(f"precision=bfloat16 applies to Keras models, not {self.path!r}.")
         self.precision = "float32" if exported else resolved
         if self.path.endswith(".tflite"):
-            self.kind = "tflite"
-            from colorization import tflite_colorize
-
-            self._tflite = tflite_colorize.TFLiteColorizer(self.path, num_threads=num_threads)
-        elif saved_model:
-            self.kind = "saved_model"
-            self._saved = tf.saved_model.load(self.path)
+            self.backend = TFLiteBackend(self.path, num_threads)
+        elif exported:
+            self.backend = SavedModelBackend(self.path)
         else:
-            self.kind = "keras"
-            self.model, config = model_files.load_model_dir(self.path)
-            if temperature is None and config is not None:
-                self.temperature = float(config.temperature)
-            if image_size and image_size != self.model.input_shape[1]:
-                if config is None:
-                    raise ValueError(
-                        f"image_size={image_size} needs a model_dir (its config.json rebuilds "
-                        f"the network at another size); {self.path!r} has none."
-                    )
-                from colorization.model import at_image_size
+            self.backend = KerasBackend(self.path, image_size, self.precision)
+        config = self.backend.config
+        if temperature is not None:
+            self.temperature = float(temperature)
+        elif config is not None:
+            self.temperature = float(config.temperature)
+        else:
+            self.temperature = bins.DEFAULT_TEMPERATURE
+        # The names of the class branch's outputs, from the model directory's config.json.
+        self.class_names = model_files.class_names(self.path)
 
-                self.model = at_image_size(self.model, config.model, image_size)
-            if self.precision == "bfloat16":
-                if config is None:
-                    raise ValueError(
-                        f"precision=bfloat16 needs a model_dir (its config.json rebuilds the "
-                        f"network under mixed_bfloat16); {self.path!r} has none."
-                    )
-                from colorization.model import with_dtype_policy
+    @property
+    def kind(self):
+        """ "keras", "saved_model" or "tflite": the backend's model format."""
+        return self.backend.kind
 
-                self.model = with_dtype_policy(self.model, config.model, "mixed_bfloat16")
-            self._run = tf.function(
-                lambda image, temperature: colorize_tensor(self.model, image, temperature),
-                reduce_retracing=True,
-            )
+    @property
+    def model(self):
+        """The Keras model (Keras backend only)."""
+        return self.backend.model
 
     def colorize_batch(self, images, temperature=None):
         """uint8 (batch, H, W, C) -> dict with "rgb" uint8 (batch, H, W, 3) and, when known,
         "class_probs". temperature: this call's annealed-mean temperature (default: the
         colorizer's)."""
-        images = np.asarray(images)
         temperature = self.temperature if temperature is None else float(temperature)
-        if self.kind == "tflite":
-            outs = [self._tflite.colorize(image, temperature) for image in images]
-            return {
-                "rgb": np.stack([o[0] for o in outs]),
-                "class_probs": np.stack([o[1] for o in outs]),
-            }
-        if self.kind == "saved_model":
-            signature = self._saved.signatures["colorize_with_temperature"]
-            out = signature(
-                image=tf.constant(images, tf.uint8),
-                temperature=tf.constant(temperature, tf.float32),
-            )
-        else:
-            out = self._run(tf.constant(images, tf.uint8), tf.constant(temperature, tf.float32))
-        return {k: v.numpy() for k, v in out.items()}
+        return self.backend.colorize_batch(np.asarray(images), temperature)
 
     def colorize(self, image, temperature=None):
         """uint8 (H, W) or (H, W, 1 or 3) -> uint8 (H, W, 3)."""

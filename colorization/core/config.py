@@ -6,10 +6,14 @@ Library code takes these objects (or plain arguments); only entry points read fl
 import dataclasses
 import os
 
-_DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
+DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 # The annealed-mean temperature of Zhang et al. (colorization.bins re-exports it).
 DEFAULT_TEMPERATURE = 0.38
+# The quantized ab bins of the output (colorization.core.bins holds their table).
+NUM_BINS = 313
 IMAGE_SIZE_RULE = "an integer >= 16 and a multiple of 8"
+# MobileNetV2's deepest features are at S/32.
+MOBILENET_SIZE_MULTIPLE = 32
 
 
 def valid_image_size(value):
@@ -24,7 +28,53 @@ def check_image_size(value, name="image_size"):
         raise ValueError(f"{name} must be {IMAGE_SIZE_RULE}. Received: {name}={value!r}")
 
 
-_CLASS_LOSSES = ("softmax", "sigmoid")
+def check_backbone_image_size(backbone, image_size):
+    """Raises ValueError unless `image_size` suits `backbone` (mobilenet_v2: a multiple of 32)."""
+    if backbone == "mobilenet_v2" and image_size % MOBILENET_SIZE_MULTIPLE:
+        raise ValueError(
+            f"backbone mobilenet_v2 needs image_size a multiple of {MOBILENET_SIZE_MULTIPLE} "
+            f"(its deepest features are at S/32). Received: image_size={image_size!r}"
+        )
+
+
+def check_fc_units(units):
+    """(fc1, fc2, fc3) as a tuple of ints; ValueError unless three positive integers."""
+    try:
+        units = tuple(int(u) for u in units)
+    except (TypeError, ValueError):
+        units = ()
+    if len(units) != 3 or min(units) < 1:
+        raise ValueError(
+            f"fc_units must be three positive integers (fc1, fc2, fc3) like 1024,512,256. "
+            f"Received: fc_units={units or 'not three integers'!r}"
+        )
+    return units
+
+
+# The 20 classes of PASCAL VOC, in its order: the class labels of every data source.
+VOC_CLASSES = (
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "pottedplant",
+    "sheep",
+    "sofa",
+    "train",
+    "tvmonitor",
+)
+CLASS_LOSSES = ("softmax", "sigmoid")
 BACKBONES = ("vgg16", "mobilenet_v2")
 # init_from values that load ImageNet weights into the trunk (colorization.imagenet_weights).
 TFLITE_INIT_PREFIX = "mobilenet_v2:"
@@ -41,6 +91,9 @@ class ModelConfig:
       width_multiplier: scales every convolution's channel count (1.0 = Zhang et al.'s
         64/128/256/512/512/512/512/256). Channels are rounded to multiples of 8, at least 8.
       num_classes: size of the class head (20 for PASCAL VOC).
+      class_names: the name of each class the head predicts, num_classes of them, recorded in
+        config.json so that every tool that shows a class reads it from the model; empty
+        means the PASCAL VOC names for 20 classes, else class_0, class_1, ...
       fc_units: widths of fc1, fc2, fc3 in the classification branch; fc3 is what the colour
         path receives when fusion is on.
       use_class_branch: False gives the plain Zhang et al. network with only colour logits.
@@ -60,27 +113,37 @@ class ModelConfig:
     image_size: int = 224
     width_multiplier: float = 1.0
     num_classes: int = 20
+    class_names: tuple = ()
     fc_units: tuple = (1024, 512, 256)
     use_class_branch: bool = True
     use_fusion: bool = True
     class_loss: str = "softmax"
     dtype_policy: str = "float32"
-    num_bins: int = 313
+    num_bins: int = NUM_BINS
     sync_batch_norm: bool = False
     backbone: str = "vgg16"
     freeze_backbone: bool = False
 
     def __post_init__(self):
-        object.__setattr__(self, "fc_units", tuple(int(u) for u in self.fc_units))
+        object.__setattr__(self, "fc_units", check_fc_units(self.fc_units))
+        names = tuple(str(n) for n in self.class_names)
+        if not names:
+            names = (
+                VOC_CLASSES
+                if self.num_classes == len(VOC_CLASSES)
+                else tuple(f"class_{i}" for i in range(self.num_classes))
+            )
+        object.__setattr__(self, "class_names", names)
+        if len(self.class_names) != self.num_classes:
+            raise ValueError(
+                f"class_names must name each of the num_classes={self.num_classes} classes. "
+                f"Received: {len(self.class_names)} names {list(self.class_names)[:4]}..."
+            )
         if self.backbone not in BACKBONES:
             raise ValueError(
                 f"backbone must be one of {BACKBONES}. Received: backbone={self.backbone!r}"
             )
-        if self.backbone == "mobilenet_v2" and self.image_size % 32:
-            raise ValueError(
-                "backbone mobilenet_v2 needs image_size a multiple of 32 (its deepest features "
-                f"are at S/32). Received: image_size={self.image_size!r}"
-            )
+        check_backbone_image_size(self.backbone, self.image_size)
         if self.freeze_backbone and self.backbone != "mobilenet_v2":
             raise ValueError(
                 "freeze_backbone needs backbone=mobilenet_v2 (the vgg16 trunk has no ImageNet "
@@ -95,22 +158,18 @@ class ModelConfig:
             raise ValueError(
                 f"num_classes must be >= 1. Received: num_classes={self.num_classes!r}"
             )
-        if len(self.fc_units) != 3 or min(self.fc_units) < 1:
-            raise ValueError(
-                f"fc_units must be three positive widths (fc1, fc2, fc3). Received: fc_units={self.fc_units!r}"
-            )
         if self.use_fusion and not self.use_class_branch:
             raise ValueError(
                 "use_fusion=True needs use_class_branch=True: fusion tiles the branch's fc3. "
                 f"Received: use_class_branch={self.use_class_branch}, use_fusion={self.use_fusion}"
             )
-        if self.class_loss not in _CLASS_LOSSES:
+        if self.class_loss not in CLASS_LOSSES:
             raise ValueError(
-                f"class_loss must be one of {_CLASS_LOSSES}. Received: class_loss={self.class_loss!r}"
+                f"class_loss must be one of {CLASS_LOSSES}. Received: class_loss={self.class_loss!r}"
             )
-        if self.dtype_policy not in _DTYPE_POLICIES:
+        if self.dtype_policy not in DTYPE_POLICIES:
             raise ValueError(
-                f"dtype_policy must be one of {_DTYPE_POLICIES}. Received: dtype_policy={self.dtype_policy!r}"
+                f"dtype_policy must be one of {DTYPE_POLICIES}. Received: dtype_policy={self.dtype_policy!r}"
             )
 
     @property
@@ -148,6 +207,8 @@ class TrainConfig:
       val_dataset: evaluation source spec; "" = the training spec's validation split.
       train_split, val_split: split names.
       data_dir: TFDS data directory.
+      data_root: the folder that relative voc_dir: and folder: paths of dataset and
+        val_dataset are read under (absolute paths are read as they are).
       model_dir: output directory (created; reused to resume).
       batch_size: global batch size.
       steps: total optimizer steps.
@@ -184,6 +245,7 @@ class TrainConfig:
     train_split: str = "train"
     val_split: str = "val"
     data_dir: str | None = None
+    data_root: str = "data"
     model_dir: str = "runs/default"
     batch_size: int = 32
     steps: int = 1000
@@ -243,8 +305,8 @@ class TrainConfig:
             f"encoding must be soft or hard. Received: {self.encoding!r}",
         )
         check(
-            1 <= self.num_neighbors <= 313,
-            f"num_neighbors must be in [1, 313]. Received: {self.num_neighbors}",
+            1 <= self.num_neighbors <= NUM_BINS,
+            f"num_neighbors must be in [1, {NUM_BINS}]. Received: {self.num_neighbors}",
         )
         check(
             self.strategy in STRATEGIES,
@@ -327,210 +389,3 @@ class TrainConfig:
     def keras_jit_compile(self):
         """The value for model.compile(jit_compile=...)."""
         return {"auto": "auto", "true": True, "false": False}[self.jit_compile]
-
-
-# The optimisation and bookkeeping shared by the two CPU presets.
-_CPU_SCHEDULE = TrainConfig(
-    batch_size=16,
-    steps=4000,
-    learning_rate=1e-3,
-    warmup_steps=200,
-    checkpoint_every=100,
-    eval_every=500,
-    eval_examples=0,
-    cache=True,
-)
-
-# Training presets of train_main.py (--config=NAME): typed configs whose values become the
-# flags' defaults (a flag given on the command line wins). The benchmarks read the model
-# sizes from here too.
-PRESETS = {
-    # A tiny model on the photos bundled with scikit-image: proves the whole loop works.
-    "smoke": TrainConfig(
-        model=ModelConfig(image_size=64, width_multiplier=0.125, fc_units=(64, 64, 32)),
-        dataset="skimage",
-        model_dir="runs/smoke",
-        batch_size=4,
-        steps=20,
-        learning_rate=1e-3,
-        warmup_steps=0,
-        checkpoint_every=10,
-        eval_every=10,
-        eval_examples=6,
-    ),
-    # The best colorizer the 2-core CPU trains in about an hour: an ImageNet MobileNetV2 trunk
-    # (offline, from a TFLite file), all shared photos (see README for the measurements).
-    "cpu": dataclasses.replace(
-        _CPU_SCHEDULE,
-        model=ModelConfig(
-            backbone="mobilenet_v2",
-            freeze_backbone=True,
-            image_size=160,
-            width_multiplier=0.5,
-            fc_units=(256, 128, 64),
-        ),
-        dataset=(
-            "voc_dir:../shared/data/voc2012_animals,voc_dir:../shared/data/voc_street,"
-            "folder:../shared/data/photos"
-        ),
-        model_dir="runs/cpu",
-        init_from="mobilenet_v2:../shared/pretrained/mobilenet_v2_1.0_224_quant.tflite",
-        class_loss_weight=0.1,
-        # No XLA: its CPU depthwise convolutions made this network's step 4x slower
-        # (26.8 against 111.6 img/s, benchmarks.train_step; README "How the cpu recipe...").
-        jit_compile="auto",
-    ),
-    # The earlier from-scratch CPU recipe (the paper's trunk at width 0.25, one data set).
-    "cpu_scratch": dataclasses.replace(
-        _CPU_SCHEDULE,
-        model=ModelConfig(image_size=96, width_multiplier=0.25, fc_units=(256, 128, 64)),
-        dataset="voc_dir:../shared/data/voc2012_animals",
-        model_dir="runs/cpu_scratch",
-        class_loss_weight=0.05,
-    ),
-    # The paper's layout at full width, for GPUs.
-    "paper": TrainConfig(
-        model=ModelConfig(
-            image_size=224,
-            width_multiplier=1.0,
-            fc_units=(1024, 512, 256),
-            dtype_policy="mixed_float16",
-        ),
-        dataset="voc/2012",
-        model_dir="runs/paper",
-        batch_size=32,
-        steps=100_000,
-        learning_rate=3e-5,
-        warmup_steps=1000,
-        weight_decay=1e-3,
-        class_loss_weight=0.003,
-        # The paper starts its trunk from ImageNet VGG16 (keras.applications; a network is
-        # needed once).
-        init_from="imagenet",
-        checkpoint_every=1000,
-        eval_every=5000,
-        eval_examples=512,
-    ),
-}
-
-
-# ----- Command-line flags, generated from the fields above (train_main.py) -----
-
-# Flags whose name differs from their field; fields with no flag (set by the code).
-FLAG_NAMES = {"use_class_branch": "class_branch", "use_fusion": "fusion", "priors_path": "priors"}
-NO_FLAG = {"num_bins", "sync_batch_norm", "model"}
-# The allowed values of the string fields that are enums.
-CHOICES = {
-    "class_loss": _CLASS_LOSSES,
-    "dtype_policy": _DTYPE_POLICIES,
-    "backbone": BACKBONES,
-    "schedule": SCHEDULES,
-    "strategy": STRATEGIES,
-    "encoding": ENCODINGS,
-    "jit_compile": JIT_CHOICES,
-}
-
-
-def field_help(cls):
-    """{field name: description} from the "Attributes:" section of `cls`'s docstring, the one
-    place the fields are described (a line "a, b: text" describes both)."""
-    found, names = {}, []
-    in_attributes = False
-    for line in (cls.__doc__ or "").splitlines():
-        stripped = line.strip()
-        if stripped == "Attributes:":
-            in_attributes = True
-            continue
-        if not in_attributes or not stripped:
-            continue
-        indent = len(line) - len(line.lstrip())
-        head, sep, text = stripped.partition(":")
-        if indent <= 6 and sep and all(n.strip().isidentifier() for n in head.split(",")):
-            names = [n.strip() for n in head.split(",")]
-            for name in names:
-                found[name] = text.strip()
-        else:
-            for name in names:
-                found[name] += " " + stripped
-    return found
-
-
-def flag_fields():
-    """[(flag name, dataclass, field)] for every configurable field, model fields first."""
-    fields = []
-    for cls in (ModelConfig, TrainConfig):
-        for field in dataclasses.fields(cls):
-            if field.name not in NO_FLAG:
-                fields.append((FLAG_NAMES.get(field.name, field.name), cls, field))
-    return fields
-
-
-def parse_fc_units(text):
-    """ "1024,512,256" (or a list of strings) -> (1024, 512, 256); ValueError otherwise."""
-    parts = text.split(",") if isinstance(text, str) else list(text)
-    try:
-        units = tuple(int(u) for u in parts)
-    except ValueError:
-        units = ()
-    if len(units) != 3 or min(units) < 1:
-        raise ValueError(
-            f"fc_units must be three positive integers like 1024,512,256. Received: {text!r}"
-        )
-    return units
-
-
-def define_config_flags(flag_values=None):
-    """Defines one absl flag per configurable field (type, default, help and choices from
-    the dataclasses) plus --config (a preset)."""
-    from absl import flags
-
-    flag_values = flags.FLAGS if flag_values is None else flag_values
-    flags.DEFINE_enum(
-        "config",
-        None,
-        list(PRESETS),
-        "Preset whose values become the defaults.",
-        flag_values=flag_values,
-    )
-    helps = {**field_help(ModelConfig), **field_help(TrainConfig)}
-    for name, cls, field in flag_fields():
-        default = field.default
-        text = helps.get(field.name, field.name)
-        kind = field.type.__name__ if isinstance(field.type, type) else str(field.type)
-        if field.name in CHOICES:
-            flags.DEFINE_enum(
-                name, default, list(CHOICES[field.name]), text, flag_values=flag_values
-            )
-        elif field.name == "fc_units":
-            flags.DEFINE_list(name, [str(u) for u in default], text, flag_values=flag_values)
-        elif kind == "bool":
-            flags.DEFINE_bool(name, default, text, flag_values=flag_values)
-        elif kind == "int":
-            flags.DEFINE_integer(name, default, text, flag_values=flag_values)
-        elif kind == "float":
-            flags.DEFINE_float(name, default, text, flag_values=flag_values)
-        elif kind in ("str", "str | None"):
-            flags.DEFINE_string(name, default, text, flag_values=flag_values)
-        else:
-            raise TypeError(f"no flag type for field {cls.__name__}.{field.name}: {field.type!r}")
-
-
-def config_from_flags(flag_values=None):
-    """The TrainConfig the flags describe: a flag given on the command line beats the
-    --config preset, which beats the dataclass default. Raises ValueError naming the bad
-    value (files are checked later, when the run starts)."""
-    from absl import flags
-
-    flag_values = flags.FLAGS if flag_values is None else flag_values
-    base = PRESETS[flag_values.config] if flag_values.config else TrainConfig()
-    values = {ModelConfig: base.model.to_dict(), TrainConfig: base.to_dict()}
-    del values[TrainConfig]["model"]
-    for name, cls, field in flag_fields():
-        if flag_values[name].present or not flag_values.config:
-            value = flag_values[name].value
-            values[cls][field.name] = parse_fc_units(value) if field.name == "fc_units" else value
-    model = values[ModelConfig]
-    # --no_class_branch alone means no fusion either (fusion needs the branch).
-    if not model["use_class_branch"] and not flag_values["fusion"].present:
-        model["use_fusion"] = False
-    return TrainConfig(model=ModelConfig(**model), **values[TrainConfig])

@@ -28,6 +28,20 @@ def define_model_flag():
     )
 
 
+def run_command(module, user_errors=()):
+    """Runs a command whose code lives in `module` (its `define_flags` and `main`) from a thin
+    entry module (`python -m colorization.demo`): the usage text and the key flags shown by
+    --help are the command module's, as if it had been run itself."""
+    from absl import flags
+
+    sys.modules["__main__"].__doc__ = module.__doc__
+    module.define_flags()
+    # absl's --helpshort lists the key flags of the program's file (sys.argv[0]).
+    for flag in flags.FLAGS.get_key_flags_for_module(module):
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    run(module.main, None, user_errors)
+
+
 class CommandError(Exception):
     """A problem with the user's input, reported as `error: MESSAGE` with exit status 2."""
 

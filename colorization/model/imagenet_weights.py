@@ -24,9 +24,9 @@ import os
 
 import numpy as np
 
-from colorization import backbones
-from colorization.config import IMAGENET_INIT as IMAGENET
-from colorization.config import TFLITE_INIT_PREFIX as TFLITE_PREFIX
+from colorization.core.config import IMAGENET_INIT as IMAGENET
+from colorization.core.config import TFLITE_INIT_PREFIX as TFLITE_PREFIX
+from colorization.model import backbones
 
 _NUM_CONVS = 52
 

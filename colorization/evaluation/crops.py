@@ -7,7 +7,9 @@ photo itself (ab = 0). Per-image records feed the HTML report's table and per-cl
 
 import numpy as np
 
-from colorization import color, inference, metrics
+from colorization.core import color
+from colorization.evaluation import metrics
+from colorization.inference import colorizer as inference
 from data_prep.sources import VOC_CLASSES
 
 GREY = "grey"

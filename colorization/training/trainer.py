@@ -15,11 +15,11 @@ import time
 import keras
 import tensorflow as tf
 
-from colorization import imagenet_weights, losses, model_files
-from colorization.callbacks import CheckpointCallback, EvaluationCallback
-from colorization.distribute import distributed_loop, is_chief, make_strategy
-from colorization.model import build_model, count_flops
-from colorization.optimizer import build_optimizer
+from colorization.model import imagenet_weights, losses, model_files
+from colorization.model.network import build_model, count_flops
+from colorization.training.callbacks import CheckpointCallback, EvaluationCallback
+from colorization.training.distribute import distributed_loop, is_chief, make_strategy
+from colorization.training.optimizer import build_optimizer
 from data_prep import pipeline, priors, sources
 
 log = logging.getLogger(__name__)
@@ -71,10 +71,12 @@ def _val_source(config):
     else:
         split = "train"  # these sources have a single split
     try:
-        return sources.load_source(spec, split, config.data_dir)
+        return sources.load_source(spec, split, config.data_dir, data_root=config.data_root)
     except sources.SourceError as e:
         log.warning("No validation source (%s); evaluating on the training source.", e)
-        return sources.load_source(config.dataset, config.train_split, config.data_dir)
+        return sources.load_source(
+            config.dataset, config.train_split, config.data_dir, data_root=config.data_root
+        )
 
 
 def train(config):

@@ -34,8 +34,8 @@ Only `keras.layers` and `keras.ops` are used, so the model trains under any Kera
 import keras
 from keras import layers
 
-from colorization import backbones
-from colorization.config import ModelConfig
+from colorization.core.config import ModelConfig
+from colorization.model import backbones
 
 # (name, filters at width 1.0, convolutions, dilation, stride of the last convolution).
 _TRUNK_BLOCKS = (
@@ -184,11 +184,6 @@ def _build_mobilenet_colorizer(config):
     dtype = config.dtype_policy
     width = config.width_multiplier
     size = config.image_size
-    if size % 32:
-        raise ValueError(
-            f"backbone mobilenet_v2 needs image_size a multiple of 32 (its deepest features "
-            f"are at S/32). Received: image_size={size}"
-        )
     lightness = keras.Input((size, size, 1), name="L")
     # keras.applications builds under the global policy; set it for the trunk only.
     previous = keras.config.dtype_policy()

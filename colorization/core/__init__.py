@@ -1,0 +1,1 @@
+"""Foundations every other layer uses: colour maths, bins, configurations, hardware, CLI."""

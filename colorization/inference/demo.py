@@ -1,0 +1,280 @@
+"""A local web page to try the colorizer: drop a photo, see it coloured.
+
+    pip install -e ".[demo]"
+    python -m colorization.demo                      # the shipped colorizer, port 7860
+    python -m colorization.demo --model=runs/cpu --port=8080
+
+--model takes whatever the colorize CLI takes (.keras, a training model_dir, an exported
+SavedModel directory, .tflite). The page shows grey | coloured side by side, a temperature
+slider (annealed mean; lower is more vivid), the class branch's top-3 classes and a PNG to
+download. Photos are read by the same decoder as training and the colorize CLI; bad files
+get a message on the page and the server keeps serving. Photos longer than --max_side
+pixels on a side are downscaled to it first (the network sees S x S whatever the size;
+the limit bounds the full-resolution colour maths and the PNG that goes back).
+"""
+
+import os
+import tempfile
+import time
+
+from absl import app, flags
+
+from colorization.core import cli
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    cli.define_model_flag()
+    flags.DEFINE_integer("port", 7860, "Port of the page.", lower_bound=1, upper_bound=65535)
+    flags.DEFINE_string("host", "127.0.0.1", "Address to listen on (0.0.0.0 for other machines).")
+    flags.DEFINE_integer(
+        "max_side", 4096, "Longer photos are downscaled to this many pixels on their longest side."
+    )
+    flags.register_validator("max_side", lambda v: v >= 64, "--max_side must be >= 64")
+
+
+# Files above this many pixels are refused before decoding (a 16-bit 20,000 x 20,000 PNG
+# would need 2.4 GB just to decode).
+MAX_DECODE_PIXELS = 250_000_000
+TEMPERATURE_RANGE = (0.05, 1.0)
+# scikit-image photos that are one click away on the page (they ship with the package).
+EXAMPLE_PHOTOS = ("chelsea", "astronaut", "coffee", "rocket")
+
+
+class PhotoError(ValueError):
+    """A file the demo cannot colour; the message is shown on the page."""
+
+
+def read_photo(path, max_side=4096):
+    """Reads an uploaded file into uint8 RGB (H, W, 3); returns (image, note).
+
+    `note` says when the photo was downscaled. Raises PhotoError with a message for the page
+    when the file is empty, not an image, damaged, or too large to decode.
+    """
+    import numpy as np
+    import PIL.Image
+    import tensorflow as tf
+
+    from colorization.core import color
+    from data_prep.sources import decode_image
+
+    name = os.path.basename(path)
+    size = os.path.getsize(path)
+    if size == 0:
+        raise PhotoError(f"{name!r} is empty (0 bytes). Expected a JPEG, PNG, BMP, GIF or WebP.")
+    # The header alone gives the size, so a huge photo is refused before it is decoded.
+    try:
+        with PIL.Image.open(path) as header:
+            width, height = header.size
+            mode = header.mode
+    except (PIL.UnidentifiedImageError, OSError):
+        raise PhotoError(
+            f"{name!r} is not an image ({size:,} bytes that no image decoder recognises). "
+            "Expected a JPEG, PNG, BMP, GIF or WebP."
+        ) from None
+    if width * height > MAX_DECODE_PIXELS:
+        raise PhotoError(
+            f"{name!r} is {width:,} x {height:,} pixels ({width * height / 1e6:.0f} MP); "
+            f"the demo reads photos up to {MAX_DECODE_PIXELS / 1e6:.0f} MP."
+        )
+    try:
+        image = decode_image(tf.io.read_file(path))
+    except tf.errors.OpError as e:
+        detail = str(e).splitlines()[0][:120]
+        raise PhotoError(
+            f"{name!r} ({mode}, {width} x {height}) could not be decoded: {detail}. "
+            "Expected a JPEG, PNG, BMP, GIF or WebP."
+        ) from None
+    note = ""
+    if max(width, height) > max_side:
+        scale = max_side / max(width, height)
+        new_size = [max(1, round(height * scale)), max(1, round(width * scale))]
+        image = tf.image.resize(image, new_size, method="area", antialias=True)
+        image = color.to_uint8(image / 255.0)
+        note = f"downscaled from {width} x {height} to {new_size[1]} x {new_size[0]} (--max_side)"
+    return np.asarray(image), note
+
+
+def grey_version(image):
+    """uint8 RGB (H, W, 3) -> uint8 RGB of its CIELAB L alone: exactly what the network sees."""
+    import numpy as np
+    import tensorflow as tf
+
+    from colorization.core import color
+    from colorization.inference import colorizer as inference
+
+    lightness = inference.rgb_to_model_lightness(image[None])
+    lab = tf.concat([lightness, tf.zeros_like(lightness), tf.zeros_like(lightness)], axis=-1)
+    return np.asarray(inference.to_uint8(color.lab_to_rgb(lab))[0])
+
+
+def class_names(recorded, num_classes):
+    """The model's recorded class names, or "class i" when it carries none."""
+    if recorded and len(recorded) == num_classes:
+        return list(recorded)
+    return [f"class {i}" for i in range(num_classes)]
+
+
+class DemoBackend:
+    """What the page calls: one colorizer, photos in, pictures and messages out. Kept free of
+    Gradio so that it is tested directly."""
+
+    def __init__(self, model=None, max_side=4096, output_dir=None):
+        from colorization.inference.colorizer import Colorizer
+
+        self.colorizer = Colorizer(model)
+        self.max_side = max_side
+        self.output_dir = output_dir or tempfile.mkdtemp(prefix="colorizer_demo_")
+        self.served = 0
+
+    @property
+    def default_temperature(self):
+        return self.colorizer.temperature
+
+    def colorize_file(self, path, temperature=None):
+        """Colours the photo at `path`.
+
+        Returns a dict: "grey" and "coloured" uint8 (H, W, 3) at the photo's size (after the
+        --max_side limit), "classes" {name: probability} (empty without a class branch),
+        "png" the coloured photo's file, "message" a line for the page. Raises PhotoError.
+        """
+        import tensorflow as tf
+
+        if not path:
+            raise PhotoError("No photo yet: drop one on the upload box or pick an example.")
+        temperature = self.default_temperature if temperature is None else float(temperature)
+        if not temperature > 0:
+            raise PhotoError(f"Temperature must be > 0. Received: {temperature}.")
+        image, note = read_photo(path, self.max_side)
+        start = time.perf_counter()
+        out = self.colorizer.colorize_batch(image[None], temperature=temperature)
+        seconds = time.perf_counter() - start
+        coloured = out["rgb"][0]
+        classes = {}
+        if "class_probs" in out:
+            probs = out["class_probs"][0]
+            names = class_names(self.colorizer.class_names, len(probs))
+            classes = dict(zip(names, map(float, probs), strict=True))
+        self.served += 1
+        stem = os.path.splitext(os.path.basename(path))[0] or "photo"
+        png = os.path.join(self.output_dir, f"{self.served:05d}_{stem}_coloured.png")
+        tf.io.write_file(png, tf.io.encode_png(coloured))
+        height, width = coloured.shape[:2]
+        message = f"Coloured {width} x {height} in {seconds * 1000:.0f} ms at T = {temperature:g}"
+        if note:
+            message += f"; {note}"
+        return {
+            "grey": grey_version(image),
+            "coloured": coloured,
+            "classes": classes,
+            "png": png,
+            "message": message + ".",
+        }
+
+
+def example_files(directory):
+    """Writes the scikit-image example photos as PNGs into `directory`; returns their paths."""
+    import skimage.data
+    import tensorflow as tf
+
+    paths = []
+    for name in EXAMPLE_PHOTOS:
+        path = os.path.join(directory, f"{name}.png")
+        if not os.path.exists(path):
+            tf.io.write_file(path, tf.io.encode_png(getattr(skimage.data, name)()))
+        paths.append(path)
+    return paths
+
+
+def build_app(backend, examples=()):
+    """The Gradio page around `backend` (a DemoBackend)."""
+    import gradio as gr
+
+    def on_photo(path, temperature):
+        # Errors become a message on the page (and a toast); outputs are cleared.
+        try:
+            result = backend.colorize_file(path, temperature)
+        except PhotoError as e:
+            gr.Warning(str(e))
+            return None, None, None, gr.DownloadButton(value=None, visible=False), f"⚠ {e}"
+        return (
+            result["grey"],
+            result["coloured"],
+            result["classes"] or None,
+            gr.DownloadButton(value=result["png"], visible=True),
+            result["message"],
+        )
+
+    lo, hi = TEMPERATURE_RANGE
+    with gr.Blocks(title="Instance-aware colorizer") as page:
+        gr.Markdown(
+            "# Instance-aware colorizer\n"
+            "Drop a photo (colour photos are made grey first). The network sees the photo's "
+            "CIELAB lightness, predicts a distribution over 313 colours per region and the "
+            "photo's class; colours are joined with the photo's own lightness at full size."
+        )
+        with gr.Row():
+            with gr.Column(scale=1):
+                photo = gr.File(label="Photo (drop or click)", type="filepath", elem_id="photo")
+                temperature = gr.Slider(
+                    lo,
+                    hi,
+                    value=round(backend.default_temperature, 2),
+                    step=0.01,
+                    label="Temperature (annealed mean; lower is more vivid)",
+                    elem_id="temperature",
+                )
+                if examples:
+                    gr.Examples(examples=[[p] for p in examples], inputs=[photo], label="Examples")
+            with gr.Column(scale=1):
+                classes = gr.Label(
+                    num_top_classes=3, label="Class branch (top 3)", elem_id="classes"
+                )
+                status = gr.Markdown("Waiting for a photo.", elem_id="status")
+                download = gr.DownloadButton(
+                    "Download the coloured PNG", visible=False, elem_id="download"
+                )
+        with gr.Row():
+            grey = gr.Image(label="Grey (what the network sees)", format="png", elem_id="grey")
+            coloured = gr.Image(label="Coloured", format="png", elem_id="coloured")
+        outputs = [grey, coloured, classes, download, status]
+        photo.change(on_photo, [photo, temperature], outputs)
+        temperature.release(on_photo, [photo, temperature], outputs)
+    return page
+
+
+def main(argv):
+    from colorization.model import model_files
+
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    if FLAGS.model is not None and not model_files.exists(FLAGS.model):
+        raise cli.CommandError(f"--model={FLAGS.model!r} does not exist.")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        raise cli.CommandError('the demo needs Gradio: pip install -e ".[demo]"') from None
+    start = time.perf_counter()
+    backend = DemoBackend(FLAGS.model, max_side=FLAGS.max_side)
+    examples = example_files(tempfile.mkdtemp(prefix="colorizer_examples_"))
+    page = build_app(backend, examples)
+    print(f"Model {backend.colorizer.path} ({backend.colorizer.kind}) loaded.", flush=True)
+    page.launch(
+        server_name=FLAGS.host,
+        server_port=FLAGS.port,
+        allowed_paths=[os.path.dirname(examples[0]), backend.output_dir],
+        prevent_thread_lock=True,
+        quiet=True,
+    )
+    print(
+        f"Demo ready at http://{FLAGS.host}:{FLAGS.port} "
+        f"(started in {time.perf_counter() - start:.1f} s; Ctrl+C stops it).",
+        flush=True,
+    )
+    try:
+        page.block_thread()
+    except KeyboardInterrupt:
+        pass
+    return 0

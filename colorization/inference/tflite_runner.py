@@ -1,0 +1,137 @@
+"""Colorizes a photo with a .tflite colorizer: the reference for app developers.
+
+    python colorization/tflite_colorize.py MODEL.tflite INPUT_IMAGE OUTPUT_IMAGE [--temperature=0.38]
+
+Needs only ai-edge-litert, NumPy and Pillow (no TensorFlow). The steps an app repeats:
+  1. L of the photo at full resolution (CIELAB, D65), and the grey photo with that L.
+  2. The grey photo resized to the model's S x S, as uint8 -> the model -> ab at S/4.
+  3. ab upsampled (bilinear) to the photo's size, joined with the full-resolution L,
+     converted to sRGB.
+The output has the input's width and height.
+"""
+
+import argparse
+import sys
+
+import numpy as np
+from PIL import Image
+
+# sRGB D65 constants, the same as colorization/color.py (which uses TensorFlow).
+_XYZ_FROM_RGB = np.array(
+    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
+)
+_RGB_FROM_XYZ = np.linalg.inv(_XYZ_FROM_RGB)
+_WHITE = np.array([0.95047, 1.0, 1.08883])
+
+
+def _linearize(rgb):
+    return np.where(
+        rgb <= 0.04045, rgb / 12.92, ((np.maximum(rgb, 0.04045) + 0.055) / 1.055) ** 2.4
+    )
+
+
+def _compand(linear):
+    return np.where(
+        linear > 0.0031308,
+        1.055 * np.maximum(linear, 0.0031308) ** (1 / 2.4) - 0.055,
+        12.92 * linear,
+    )
+
+
+def _f(t):
+    return np.where(t > 0.008856, np.cbrt(np.maximum(t, 0.008856)), 7.787 * t + 16.0 / 116.0)
+
+
+def lightness(rgb_u8):
+    """CIELAB L (H, W) in [0, 100] of uint8 RGB (H, W, 3)."""
+    luminance = _linearize(rgb_u8.astype(np.float64) / 255.0) @ _XYZ_FROM_RGB[1]
+    return 116.0 * _f(luminance) - 16.0
+
+
+def grey_with_lightness(lightness_map):
+    """uint8 grey sRGB (H, W) whose L equals `lightness_map`."""
+    fy = (lightness_map + 16.0) / 116.0
+    luminance = np.where(fy > 0.2068966, fy**3, (fy - 16.0 / 116.0) / 7.787)
+    return np.clip(np.round(_compand(luminance) * 255.0), 0, 255).astype(np.uint8)
+
+
+def lab_to_rgb_u8(lab):
+    """uint8 sRGB (H, W, 3) of CIELAB (H, W, 3), out-of-gamut colours clipped."""
+    fy = (lab[..., 0] + 16.0) / 116.0
+    f = np.stack([fy + lab[..., 1] / 500.0, fy, np.maximum(fy - lab[..., 2] / 200.0, 0.0)], -1)
+    xyz = np.where(f > 0.2068966, f**3, (f - 16.0 / 116.0) / 7.787) * _WHITE
+    rgb = _compand(xyz @ _RGB_FROM_XYZ.T)
+    return np.clip(np.round(np.clip(rgb, 0, 1) * 255.0), 0, 255).astype(np.uint8)
+
+
+def _load_interpreter(model_path, num_threads):
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # Older installs ship the same interpreter inside TensorFlow.
+        from tensorflow.lite import Interpreter  # type: ignore
+    return Interpreter(model_path=model_path, num_threads=num_threads)
+
+
+class TFLiteColorizer:
+    """Runs a colorizer .tflite on photos of any size."""
+
+    def __init__(self, model_path, num_threads=None):
+        self.interpreter = _load_interpreter(model_path, num_threads)
+        self.runner = self.interpreter.get_signature_runner()
+        grey = self.runner.get_input_details()["grey"]
+        self.size = int(grey["shape"][1])
+
+    def colorize(self, image, temperature=0.38):
+        """uint8 (H, W) or (H, W, 1|3|4) -> (uint8 RGB (H, W, 3), class probabilities)."""
+        image = np.asarray(image)
+        if image.ndim == 2:
+            image = image[..., None]
+        rgb = np.repeat(image[..., :1], 3, -1) if image.shape[-1] == 1 else image[..., :3]
+        height, width = rgb.shape[:2]
+        full_l = lightness(rgb)
+        grey = Image.fromarray(grey_with_lightness(full_l)).resize(
+            (self.size, self.size), Image.Resampling.BILINEAR
+        )
+        out = self.runner(
+            grey=np.asarray(grey, np.uint8)[None, :, :, None],
+            temperature=np.array([temperature], np.float32),
+        )
+        ab = out["ab"][0].astype(np.float32)
+        # Upsample each ab channel to the photo's size (Pillow's 32-bit float images).
+        ab_full = np.stack(
+            [
+                np.asarray(
+                    Image.fromarray(ab[..., c]).resize((width, height), Image.Resampling.BILINEAR)
+                )
+                for c in range(2)
+            ],
+            -1,
+        )
+        lab = np.concatenate([full_l[..., None], ab_full.astype(np.float64)], -1)
+        return lab_to_rgb_u8(lab), out["class_probs"][0]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model")
+    parser.add_argument("input_image")
+    parser.add_argument("output_image")
+    parser.add_argument("--temperature", type=float, default=0.38)
+    parser.add_argument("--num_threads", type=int, default=None)
+    args = parser.parse_args(argv)
+    if args.temperature <= 0:
+        parser.error(f"--temperature must be > 0. Received: {args.temperature}")
+    try:
+        image = np.asarray(Image.open(args.input_image).convert("RGB"))
+    except (OSError, ValueError) as e:
+        print(f"error: cannot read {args.input_image!r}: {e}", file=sys.stderr)
+        return 2
+    try:
+        colorizer = TFLiteColorizer(args.model, args.num_threads)
+    except (OSError, ValueError, RuntimeError) as e:
+        print(f"error: cannot load {args.model!r} as a colorizer .tflite: {e}", file=sys.stderr)
+        return 2
+    rgb, _ = colorizer.colorize(image, args.temperature)
+    Image.fromarray(rgb).save(args.output_image)
+    print(f"Wrote {args.output_image} ({rgb.shape[1]}x{rgb.shape[0]})")
+    return 0

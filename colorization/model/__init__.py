@@ -1,0 +1,2 @@
+"""The network (trunks, class branch, fusion, colour head), its losses, ImageNet weights and
+model directories."""
