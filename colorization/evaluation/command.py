@@ -267,6 +267,7 @@ def run_crop(config):
     """The crop protocol; writes the outputs and returns the metrics.json dict."""
     import tensorflow as tf
 
+    from colorization.core.config import VOC_CLASSES
     from colorization.evaluation import crops
     from colorization.model import model_files
     from data_prep import pipeline, priors, sources
@@ -301,7 +302,8 @@ def run_crop(config):
         models, data, temperature, config.max_examples, keep_images=config.report_images
     )
     names = [GREY, *models]
-    result["per_class"] = crops.per_class_table(result["records"], names)
+    class_names = train_config.model.class_names if train_config else VOC_CLASSES
+    result["per_class"] = crops.per_class_table(result["records"], names, class_names)
     sweep = {}
     for t in config.temperatures:
         swept = crops.evaluate_models(models, data, float(t), config.max_examples, keep_images=0)

@@ -1,18 +1,17 @@
 """Evaluation of one or more colorizers against the grey baseline, on the same images.
 
 Every method sees the same evaluation crops (S x S, centre crop, see data_prep.pipeline) and
-is scored at that resolution with colorization.metrics. The grey baseline returns the grey
-photo itself (ab = 0). Per-image records feed the HTML report's table and per-class table.
+is scored at that resolution with colorization.evaluation.metrics. The grey baseline is
+metrics.grey_baseline, the one both protocols use. Per-image records feed the HTML report's table and per-class table.
 """
 
 import numpy as np
 
 from colorization.core import color
 from colorization.evaluation import metrics
+from colorization.evaluation.metrics import GREY
 from colorization.inference import colorizer as inference
 from data_prep.sources import VOC_CLASSES
-
-GREY = "grey"
 
 
 def evaluate_models(models, dataset, temperature, max_examples=0, keep_images=8):
@@ -49,13 +48,7 @@ def evaluate_models(models, dataset, temperature, max_examples=0, keep_images=8)
             labels = np.where(labels.max(-1) > 0, labels.argmax(-1), -1)
         else:
             multi_hot = None
-        outputs = {
-            GREY: (
-                np.zeros_like(true_ab),
-                inference.to_uint8(color.lightness_to_rgb(lightness)).numpy(),
-                None,
-            )
-        }
+        outputs = {GREY: (np.zeros_like(true_ab), metrics.grey_baseline(lightness), None)}
         for name, model in models.items():
             out = model(lightness, training=False)
             rgb, ab = inference.compose_rgb(lightness, out["color_logits"], temperature)
