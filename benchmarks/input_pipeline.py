@@ -25,9 +25,7 @@ FLAGS = flags.FLAGS
 
 def define_flags():
     flags.DEFINE_string("dataset", "voc_dir:voc2012_animals", "Source spec.")
-    flags.DEFINE_string(
-        "data_root", "data", "Folder that relative voc_dir:/folder: paths are read under."
-    )
+    cli.define_data_root_flag()
     flags.DEFINE_integer("batches", 30, "Timed batches per measurement (after 3 warm-up batches).")
     flags.DEFINE_string("output", "benchmarks/input_pipeline.json", "JSON output.")
 

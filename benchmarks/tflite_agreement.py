@@ -22,9 +22,7 @@ def define_flags():
     flags.DEFINE_string("model", None, "Keras model: model_dir or .keras.")
     flags.DEFINE_string("tflite_dir", None, "Folder of colorizer_<variant>.tflite files.")
     flags.DEFINE_string("dataset", "voc_dir:voc2012_animals", "Photos.")
-    flags.DEFINE_string(
-        "data_root", "data", "Folder that relative voc_dir:/folder: paths are read under."
-    )
+    cli.define_data_root_flag()
     flags.DEFINE_string("split", "val", "Split.")
     flags.DEFINE_integer("images", 100, "Photos to compare on.")
     flags.DEFINE_string("output", "benchmarks/tflite_agreement.json", "JSON output.")

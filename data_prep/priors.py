@@ -190,7 +190,9 @@ def main(argv):
     FLAGS = flags.FLAGS
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    source = sources.load_source(FLAGS.dataset, FLAGS.split, FLAGS.data_dir)
+    source = sources.load_source(
+        FLAGS.dataset, FLAGS.split, FLAGS.data_dir, data_root=FLAGS.data_root
+    )
     print(source.summary(), file=sys.stderr)
     dataset = pipeline.target_rgb_dataset(source, FLAGS.image_size)
     if FLAGS.max_images:
@@ -224,6 +226,7 @@ def define_flags():
     )
     flags.DEFINE_string("split", "train", "Split to count.")
     flags.DEFINE_string("data_dir", None, "TFDS data directory.")
+    cli.define_data_root_flag()
     flags.DEFINE_integer("image_size", 224, "Training image size S; bins are counted at S/4.")
     flags.DEFINE_float("mix_lambda", DEFAULT_LAMBDA, "Weight of the uniform distribution.")
     flags.DEFINE_float("sigma", DEFAULT_SIGMA, "Gaussian smoothing in ab units.")

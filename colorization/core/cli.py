@@ -15,6 +15,8 @@ import sys
 
 from absl import app
 
+from colorization.core.config import DEFAULT_DATA_ROOT
+
 
 def define_model_flag():
     """--model, as every command that colours photos takes it."""
@@ -40,6 +42,18 @@ def run_command(module, user_errors=()):
     for flag in flags.FLAGS.get_key_flags_for_module(module):
         flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
     run(module.main, None, user_errors)
+
+
+def define_data_root_flag():
+    """--data_root, as every command that reads data sets takes it."""
+    from absl import flags
+
+    flags.DEFINE_string(
+        "data_root",
+        DEFAULT_DATA_ROOT,
+        "Folder that relative voc_dir: and folder: paths are read under (absolute paths are "
+        "read as they are).",
+    )
 
 
 class CommandError(Exception):

@@ -9,6 +9,8 @@ import os
 DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 # The annealed-mean temperature of Zhang et al. (colorization.bins re-exports it).
 DEFAULT_TEMPERATURE = 0.38
+# Where relative voc_dir: and folder: paths of data specs are read (TrainConfig.data_root).
+DEFAULT_DATA_ROOT = "data"
 # The quantized ab bins of the output (colorization.core.bins holds their table).
 NUM_BINS = 313
 IMAGE_SIZE_RULE = "an integer >= 16 and a multiple of 8"
@@ -245,7 +247,7 @@ class TrainConfig:
     train_split: str = "train"
     val_split: str = "val"
     data_dir: str | None = None
-    data_root: str = "data"
+    data_root: str = DEFAULT_DATA_ROOT
     model_dir: str = "runs/default"
     batch_size: int = 32
     steps: int = 1000

@@ -28,7 +28,7 @@ import numpy as np
 from absl import flags
 
 from colorization.core import cli
-from colorization.core.config import DEFAULT_TEMPERATURE
+from colorization.core.config import DEFAULT_DATA_ROOT, DEFAULT_TEMPERATURE
 from colorization.evaluation.metrics import GREY
 
 FLAGS = flags.FLAGS
@@ -64,7 +64,7 @@ class EvalConfig:
     dataset: str = ""
     split: str = "val"
     data_dir: str | None = None
-    data_root: str = "data"
+    data_root: str = DEFAULT_DATA_ROOT
     image_size: int = 0
     temperature: float | None = None
     temperatures: tuple = ()
@@ -103,6 +103,8 @@ class EvalConfig:
         ):
             if value < 0:
                 raise ValueError(f"{name} must be >= 0. Received: {value}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1. Received: {self.batch_size}")
         if self.num_bootstrap < 10:
             raise ValueError(f"bootstrap must be >= 10. Received: {self.num_bootstrap}")
 
@@ -149,9 +151,7 @@ def define_flags():
     )
     flags.DEFINE_string("split", "val", "Split of every part that has one.")
     flags.DEFINE_string("data_dir", None, "TFDS data directory.")
-    flags.DEFINE_string(
-        "data_root", "data", "Folder that relative voc_dir:/folder: paths are read under."
-    )
+    cli.define_data_root_flag()
     flags.DEFINE_string("output_dir", None, "Where to write metrics.json and the pictures.")
     flags.DEFINE_integer(
         "image_size",
