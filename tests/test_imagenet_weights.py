@@ -4,6 +4,8 @@ running the same file, and against the float Keras model the file was made from.
 The tests make their own small quantized MobileNetV2 files with the TFLite converter
 (never the real ImageNet files)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -127,6 +129,33 @@ def test_colorizer_trunk_takes_width_one_files_only(mobilenet_tflite, full_integ
     rgb = np.repeat(grey, 3, -1)[None].astype(np.float32) / 127.5 - 1.0
     theirs = keras.Model(source.input, source.get_layer("Conv1_relu").output)(rgb).numpy()
     assert np.abs(ours - theirs).max() < 0.02 * np.abs(theirs).max()
+
+
+def test_a_trunk_without_the_class_branch_takes_the_first_convolutions(mobilenet_tflite):
+    from colorization.core.config import ModelConfig
+    from colorization.model import backbones, imagenet_weights
+    from colorization.model.network import build_model
+
+    config = ModelConfig(
+        image_size=64,
+        backbone="mobilenet_v2",
+        width_multiplier=0.25,
+        use_class_branch=False,
+        use_fusion=False,
+    )
+    model = build_model(config)
+    layers = backbones.mobilenet_conv_layers(model)
+    # The colour path reads the trunk up to its stride-16 features only.
+    assert 0 < len(layers) < 52
+    path, _ = mobilenet_tflite
+    weights = imagenet_weights.read_mobilenet_v2_tflite(str(path))
+    imagenet_weights.apply_mobilenet_v2(model, weights)
+    full = build_model(dataclasses.replace(config, use_class_branch=True, use_fusion=True))
+    imagenet_weights.apply_mobilenet_v2(full, weights)
+    for layer in layers:
+        np.testing.assert_array_equal(
+            layer.kernel.numpy(), full.get_layer(layer.name).kernel.numpy()
+        )
 
 
 def color_lightness(grey_u8):

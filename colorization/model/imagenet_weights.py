@@ -130,13 +130,15 @@ def apply_mobilenet_v2(model, weights):
     example a file of another width than the model's trunk).
     """
     layers = backbones.mobilenet_conv_layers(model)
-    if len(layers) != _NUM_CONVS:
+    # A network without the class branch keeps only the part of the trunk its colour path
+    # reads (up to the stride-16 features): the first convolutions of the 52, in order.
+    if not 0 < len(layers) <= _NUM_CONVS:
         raise PretrainedError(
-            f"the model has {len(layers)} MobileNetV2 convolutions, expected {_NUM_CONVS}: "
-            "is its backbone mobilenet_v2?"
+            f"the model has {len(layers)} MobileNetV2 convolutions, expected 1 to "
+            f"{_NUM_CONVS}: is its backbone mobilenet_v2?"
         )
     loaded = []
-    for layer, (kernel, bias) in zip(layers, weights["convs"], strict=True):
+    for layer, (kernel, bias) in zip(layers, weights["convs"][: len(layers)], strict=True):
         expected = tuple(layer.kernel.shape)
         if kernel.shape != expected:
             raise PretrainedError(
