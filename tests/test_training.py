@@ -489,3 +489,25 @@ def test_the_paper_preset_trains_under_float16_and_checkpoints_the_loss_scale(
     latest = tf.train.latest_checkpoint(str(tmp_path / "paper" / model_files.CHECKPOINT_DIR))
     names = [name for name, _ in tf.train.list_variables(latest)]
     assert any("dynamic_scale" in name for name in names), names
+
+
+def test_a_network_without_the_class_branch_trains(generated_voc, tmp_path):
+    # The ablation (c): the data still carry class labels; the network has no class output.
+    config = tiny_train_config(
+        f"voc_dir:{generated_voc}",
+        tmp_path / "no_branch",
+        model=ModelConfig(
+            image_size=32,
+            width_multiplier=0.125,
+            fc_units=(16, 16, 8),
+            use_class_branch=False,
+            use_fusion=False,
+        ),
+        steps=3,
+    )
+    summary = training.train(config)
+    assert summary["steps"] == 3
+    assert set(summary["final_losses"]) >= {"loss"} and not any(
+        "class" in key for key in summary["final_losses"]
+    )
+    assert "class_logits" not in build_model(config.model).output

@@ -79,6 +79,14 @@ def _val_source(config):
         )
 
 
+def _model_targets(targets, model_config):
+    """The targets of the model's outputs: no class target for a network without the class
+    branch (Keras matches targets to outputs by structure)."""
+    if model_config.use_class_branch:
+        return targets
+    return {"color_logits": targets["color_logits"]}
+
+
 def train(config):
     """Trains (or resumes) according to `config`; returns the summary dict."""
     start = time.time()
@@ -156,7 +164,7 @@ def train(config):
         _pipeline_config(config, training=True),
         prior.weights,
         start_example=step * config.batch_size,
-    ).map(lambda features, targets: (features["L"], targets))
+    ).map(lambda features, targets: (features["L"], _model_targets(targets, config.model)))
     val_data = pipeline.build_dataset(
         val_source, _pipeline_config(config, training=False), prior.weights
     )
