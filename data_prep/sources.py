@@ -217,7 +217,7 @@ def combine_sources(parts, seed=0):
     proportion to its size. File sources are merged photo by photo and put in one seeded
     random order, so that even a small shuffle buffer sees all sources mixed; other sources
     (TFDS) are appended after them and rely on the pipeline's shuffle buffer. Photos without
-    a VOC label (label -1, all-zero multi-hot) add no class loss (colorization.losses), only
+    a VOC label (label -1, all-zero multi-hot) add no class loss (colorization.model.losses), only
     colour loss.
     """
     if len(parts) == 1:

@@ -1,4 +1,4 @@
-"""colorization.bins: the 313-bin table, encodings against NumPy, annealed-mean decoding."""
+"""colorization.core.bins: the 313-bin table, encodings against NumPy, annealed-mean decoding."""
 
 import numpy as np
 import pytest

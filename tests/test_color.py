@@ -1,4 +1,4 @@
-"""colorization.color against skimage.color, eagerly, in tf.data, in tf.function."""
+"""colorization.core.color against skimage.color, eagerly, in tf.data, in tf.function."""
 
 import numpy as np
 import pytest

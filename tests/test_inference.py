@@ -1,4 +1,4 @@
-"""colorization.inference, the colorize CLI and the evaluate CLI on a tiny trained model."""
+"""colorization.inference.Colorizer, the colorize CLI and the evaluate CLI on a tiny trained model."""
 
 import json
 import os

@@ -1,4 +1,4 @@
-"""colorization.losses against NumPy computations done by hand; gradients; training."""
+"""colorization.model.losses against NumPy computations done by hand; gradients; training."""
 
 import keras
 import numpy as np

@@ -1,4 +1,4 @@
-"""colorization.metrics against values computed by hand and against NumPy/skimage."""
+"""colorization.evaluation.metrics against values computed by hand and against NumPy/skimage."""
 
 import numpy as np
 import pytest

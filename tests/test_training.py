@@ -1,4 +1,4 @@
-"""train_main.py and colorization.training: flag validation, an end-to-end run, resume after
+"""train_main.py and colorization.training.trainer: flag validation, an end-to-end run, resume after
 SIGKILL of a real process, multi-worker training on localhost, warm start, bfloat16."""
 
 import dataclasses

@@ -7,7 +7,7 @@ import dataclasses
 import os
 
 DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
-# The annealed-mean temperature of Zhang et al. (colorization.bins re-exports it).
+# The annealed-mean temperature of Zhang et al. (colorization.core.bins re-exports it).
 DEFAULT_TEMPERATURE = 0.38
 # Where relative voc_dir: and folder: paths of data specs are read (TrainConfig.data_root).
 DEFAULT_DATA_ROOT = "data"
@@ -78,7 +78,7 @@ VOC_CLASSES = (
 )
 CLASS_LOSSES = ("softmax", "sigmoid")
 BACKBONES = ("vgg16", "mobilenet_v2")
-# init_from values that load ImageNet weights into the trunk (colorization.imagenet_weights).
+# init_from values that load ImageNet weights into the trunk (colorization.model.imagenet_weights).
 TFLITE_INIT_PREFIX = "mobilenet_v2:"
 IMAGENET_INIT = "imagenet"
 

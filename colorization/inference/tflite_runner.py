@@ -16,7 +16,7 @@ import sys
 import numpy as np
 from PIL import Image
 
-# sRGB D65 constants, the same as colorization/color.py (which uses TensorFlow).
+# sRGB D65 constants, the same as colorization/core/color.py (which uses TensorFlow).
 _XYZ_FROM_RGB = np.array(
     [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
 )

@@ -13,7 +13,7 @@ batch normalisation at the end of each block, stride 2 at the end of conv1-conv3
 branch downsamples conv5 by 2 as in the paper, then pools globally before fc1 so that the
 branch has the same weights at every image size; the paper's fc1-fc3 follow.
 
-With `backbone="mobilenet_v2"` the trunk is ImageNet MobileNetV2 (colorization.backbones)
+With `backbone="mobilenet_v2"` the trunk is ImageNet MobileNetV2 (colorization.model.backbones)
 and the same design follows it:
 
     L -> grey sRGB -> MobileNetV2 ─┬─ class branch: out_relu (S/32, the "downsample by 2" of
