@@ -238,8 +238,13 @@ class Colorizer:
             self.temperature = float(config.temperature)
         else:
             self.temperature = bins.DEFAULT_TEMPERATURE
-        # The names of the class branch's outputs, from the model directory's config.json.
-        self.class_names = model_files.class_names(self.path)
+        # The names of the class branch's outputs: from the config the backend already read,
+        # else from the config.json beside an exported file.
+        self.class_names = (
+            list(config.model.class_names)
+            if config is not None
+            else model_files.class_names(self.path)
+        )
 
     @property
     def kind(self):
