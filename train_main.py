@@ -40,12 +40,7 @@ def _with_epochs(train_config, epochs):
 
     if epochs <= 0:
         return train_config
-    size = sources.load_source(
-        train_config.dataset,
-        train_config.train_split,
-        train_config.data_dir,
-        seed=train_config.seed,
-    ).num_examples
+    size = sources.load_train_source(train_config).num_examples
     if not size:
         raise cli.CommandError(
             f"--epochs needs a data set of known size; {train_config.dataset!r} has none."
@@ -58,18 +53,36 @@ def _with_epochs(train_config, epochs):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    if FLAGS.epochs < 0:
+        raise app.UsageError(f"--epochs must be >= 0. Received: --epochs={FLAGS.epochs}")
+    if FLAGS.epochs and FLAGS["steps"].present:
+        raise app.UsageError(
+            f"--epochs={FLAGS.epochs} and --steps={FLAGS.steps} both set the run's length. "
+            "Expected one of them."
+        )
     # Every flag is validated (and the files it names checked) before any work starts.
     try:
         train_config = config_from_flags()
     except ValueError as e:
         raise cli.CommandError(str(e)) from None
+    # A run is always a preset plus changes: without one, the dataclass defaults would train
+    # the full 224-px network on scikit-image's six photos.
+    if FLAGS.config is None:
+        raise app.UsageError(
+            "--config is required. Expected one of "
+            f"{', '.join(config_flags.PRESETS)} (python train_main.py --config=smoke)."
+        )
     # TensorFlow is imported only now, so a bad flag fails in a fraction of a second.
     from colorization.model.imagenet_weights import PretrainedError
     from colorization.training import trainer as training
     from data_prep.sources import SourceError
 
     try:
-        training.train(_with_epochs(train_config, FLAGS.epochs))
+        train_config = _with_epochs(train_config, FLAGS.epochs)
+    except ValueError as e:  # a data set that cannot be read, or steps the config refuses
+        raise cli.CommandError(str(e)) from None
+    try:
+        training.train(train_config)
     except (SourceError, PretrainedError) as e:
         raise cli.CommandError(str(e)) from None
     return 0

@@ -5,11 +5,11 @@
 
 Measures the server's start (process start to the page answering) and the time per photo
 as a user sees it (file handed to the page -> coloured image shown), prints a table and
-writes JSON. The browser helpers (`DemoServer`, `chromium`, `upload`) live in tests/browser.py, shared
+writes JSON. The browser helpers (`DemoServer`, `chromium`, `upload`) live in benchmarks/browser.py, shared
 with the page's tests.
 
 Needs Debian's `chromium` and `chromium-driver` (`bash .ci/run` installs them) and the
-`demo` extra (Gradio, Selenium).
+`bench` extra (Gradio, Selenium).
 """
 
 import json
@@ -20,8 +20,7 @@ import time
 
 from absl import flags
 
-from colorization.core import cli
-from tests.browser import (
+from benchmarks.browser import (
     MISSING_BROWSER,
     DemoServer,
     chromium,
@@ -29,6 +28,7 @@ from tests.browser import (
     find_browser,
     upload,
 )
+from colorization.core import cli
 
 FLAGS = flags.FLAGS
 

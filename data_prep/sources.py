@@ -339,9 +339,13 @@ def folder_split_of(path):
 
 
 def folder_class(path, root):
-    """The VOC class id of an image below `root`, from the nearest folder between them that
-    is named after a VOC class or one of FOLDER_CLASS_ALIASES; -1 when none is."""
-    folders = os.path.relpath(os.path.dirname(path), root).split(os.sep)
+    """The VOC class id of an image below `root`, from the nearest folder between them (the
+    folder `root` itself included) that is named after a VOC class or one of
+    FOLDER_CLASS_ALIASES; -1 when none is."""
+    # The named folder itself counts too, so that folder:photos and folder:photos/human_seg
+    # give a photo in photos/human_seg/ the same label.
+    below = os.path.relpath(os.path.dirname(path), root).split(os.sep)
+    folders = [os.path.basename(os.path.abspath(root))] + [f for f in below if f != "."]
     for folder in reversed(folders):
         name = folder.lower()
         name = FOLDER_CLASS_ALIASES.get(name, name)
@@ -369,6 +373,12 @@ def from_image_folder(path, split="all", audit=True, grey_chroma=DEFAULT_GREY_CH
     paths = list_images(path)
     if split != "all":
         paths = [p for p in paths if folder_split_of(p) == split]
+        if not paths and list_images(path):
+            raise SourceError(
+                f"folder:{path}: its {split!r} split is empty (the val split holds one photo "
+                f"in {FOLDER_VAL_MODULUS}, chosen by file name, so a few photos may all fall "
+                "in train). Expected more photos, or split 'all' to use every photo."
+            )
     if not paths:
         raise SourceError(
             f"folder:{path} [{split}]: no image files. Expected files ending in "
@@ -546,3 +556,46 @@ def load_source(
             "folder:PATH or skimage."
         )
     return from_tfds(spec, split, data_dir, download)
+
+
+def load_train_source(config):
+    """The training source of a `TrainConfig`: its dataset's train split, read under its
+    data_root, mixed by its seed. The one way every command loads training data."""
+    return load_source(
+        config.dataset,
+        config.train_split,
+        config.data_dir,
+        seed=config.seed,
+        data_root=config.data_root,
+    )
+
+
+def load_val_source(config):
+    """The evaluation source of a `TrainConfig`, read under its data_root.
+
+    An explicit val_dataset must load: a bad or empty one raises SourceError naming it. With
+    none, the parts of the training spec that have a held-out split give their val split;
+    where there is none (skimage, or too few photos for a folder's val split) the training
+    photos are evaluated, with a warning.
+    """
+    if config.val_dataset:
+        try:
+            return load_source(
+                config.val_dataset, config.val_split, config.data_dir, data_root=config.data_root
+            )
+        except SourceError as e:
+            raise SourceError(f"val_dataset={config.val_dataset!r}: {e}") from None
+    with_splits = [p for p in split_spec(config.dataset) if has_splits(p)]
+    if with_splits:
+        try:
+            return load_source(
+                ",".join(with_splits),
+                config.val_split,
+                config.data_dir,
+                data_root=config.data_root,
+            )
+        except SourceError as e:
+            log.warning("No %s split (%s); evaluating on the training photos.", config.val_split, e)
+    else:
+        log.warning("%s has no held-out split; evaluating on its training photos.", config.dataset)
+    return load_train_source(config)

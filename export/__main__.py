@@ -57,8 +57,10 @@ def define_flags():
     flags.DEFINE_string(
         "calibration_dataset",
         "",
-        "Source spec of int8 calibration photos; default: the training data.",
+        "Source spec of int8 calibration photos (relative voc_dir:/folder: paths under "
+        "--data_root); default: the model's training data, under its own data_root.",
     )
+    cli.define_data_root_flag()
     flags.DEFINE_integer("calibration_images", 64, "Photos used to calibrate the int8 variant.")
     flags.mark_flags_as_required(["output_dir"])
 
@@ -101,6 +103,36 @@ def main(argv):
     if temperature is None:
         temperature = config.temperature if config is not None else DEFAULT_TEMPERATURE
     print(f"Loaded {FLAGS.model}: {model.count_params():,} parameters, input {model.input_shape}")
+    # Calibration photos are read first, so a bad --calibration_dataset fails before any
+    # export is written.
+    images = None
+    if "tflite" in FLAGS.formats and "int8" in FLAGS.tflite_variants:
+        from data_prep.sources import SourceError
+
+        if FLAGS.calibration_dataset:
+            spec = FLAGS.calibration_dataset
+            try:
+                images = tflite.sample_images(
+                    spec, FLAGS.calibration_images, None, data_root=FLAGS.data_root
+                )
+            except SourceError as e:
+                raise cli.CommandError(f"--calibration_dataset={spec!r}: {e}") from None
+        else:
+            spec = config.dataset if config else "skimage"
+            try:
+                images = tflite.sample_images(
+                    spec,
+                    FLAGS.calibration_images,
+                    config.data_dir if config else None,
+                    data_root=config.data_root if config else None,
+                )
+            except SourceError as e:
+                # The training photos are not where the config says (a fresh clone
+                # exporting the shipped model): calibrate on scikit-image's photos.
+                print(f"Training data not found ({str(e)[:80]}); calibrating on skimage photos.")
+                spec = "skimage"
+                images = tflite.sample_images(spec, FLAGS.calibration_images, None)
+        print(f"Calibrating int8 on {len(images)} photos from {spec}")
     if "saved_model" in FLAGS.formats:
         for precision in FLAGS.saved_model_precisions:
             served, name = model, "colorizer"
@@ -129,27 +161,6 @@ def main(argv):
         os.makedirs(FLAGS.output_dir, exist_ok=True)
         model_files.write_config(FLAGS.output_dir, config)
     if "tflite" in FLAGS.formats:
-        images = None
-        if "int8" in FLAGS.tflite_variants:
-            spec = FLAGS.calibration_dataset or (config.dataset if config else "skimage")
-            from data_prep.sources import SourceError
-
-            try:
-                images = tflite.sample_images(
-                    spec,
-                    FLAGS.calibration_images,
-                    config.data_dir if config else None,
-                    data_root=config.data_root if config else None,
-                )
-            except SourceError as e:
-                if FLAGS.calibration_dataset:
-                    raise
-                # The training photos are not where the config says (a fresh clone exporting the
-                # shipped model): calibrate on the photos bundled with scikit-image.
-                print(f"Training data not found ({str(e)[:80]}); calibrating on skimage photos.")
-                spec = "skimage"
-                images = tflite.sample_images(spec, FLAGS.calibration_images, None)
-            print(f"Calibrating int8 on {len(images)} photos from {spec}")
         for variant, path in tflite.export_tflite(
             model, FLAGS.output_dir, FLAGS.tflite_variants, images
         ).items():

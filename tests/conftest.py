@@ -26,6 +26,9 @@ def tiny_train_config(dataset, model_dir, **overrides):
         checkpoint_every=3,
         eval_every=3,
         eval_examples=4,
+        # Not the default 0.38, so that a path that forgets the model's own temperature
+        # shows up in the comparisons between formats.
+        temperature=0.15,
     )
     values.update(overrides)
     return TrainConfig(**values)
@@ -45,6 +48,26 @@ def tiny_model_dir(generated_voc, tmp_path_factory):
     model_dir = tmp_path_factory.mktemp("tiny_run")
     training.train(tiny_train_config(f"voc_dir:{generated_voc}", model_dir))
     return model_dir
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    """A model directory as training writes it (config.json, model.keras, priors.npz) for
+    the tiny network, built but not trained: for tests of loading, colouring and
+    evaluating that need no training (the quick loop, `-m "not slow"`, trains nothing)."""
+    import keras
+
+    from colorization.model import model_files
+    from colorization.model.network import build_model
+    from data_prep import priors
+
+    folder = tmp_path_factory.mktemp("untrained")
+    config = tiny_train_config("voc_dir:unused", folder)
+    keras.utils.set_random_seed(0)
+    build_model(config.model).save(folder / model_files.MODEL_FILE)
+    model_files.write_config(str(folder), config)
+    priors.uniform_priors().save(str(folder / "priors.npz"))
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -275,6 +275,7 @@ def test_grey_images_are_dropped_for_unaudited_sources():
     assert labels.tolist() == [0, 2]
 
 
+@pytest.mark.slow
 def test_priors_cli_on_an_image_folder(image_folder, tmp_path):
     output = tmp_path / "priors.npz"
     result = run_module(
@@ -377,3 +378,64 @@ def test_folder_aliases_and_ancestor_folders_give_labels(tmp_path):
         "imagenette/english_springer/a.jpg": voc("dog"),
         "pacs/horse/sub/a.jpg": voc("horse"),
     }
+
+
+def _photo_tree(root, folders, per_folder=3):
+    for folder in folders:
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        for i in range(per_folder):
+            Image.fromarray(_photo(len(folder) + 7 * i)).save(
+                root / folder / f"{folder[:3]}{i}.jpg"
+            )
+
+
+def test_folder_labels_do_not_depend_on_where_the_spec_starts(tmp_path):
+    _photo_tree(tmp_path / "photos", ["human_seg/flat", "pacs/horse", "coco/flat"], 1)
+    voc = sources.VOC_CLASSES.index
+
+    def labels(spec):
+        source = sources.load_source(spec, "all", data_root=str(tmp_path), audit=False)
+        return {
+            os.path.relpath(p, tmp_path / "photos"): int(label)
+            for p, label in zip(source.files[0], source.files[1], strict=True)
+        }
+
+    whole = labels("folder:photos")
+    assert whole["human_seg/flat/hum0.jpg"] == voc("person")
+    assert whole["pacs/horse/pac0.jpg"] == voc("horse") and whole["coco/flat/coc0.jpg"] == -1
+    # Each subfolder as its own root (what folder:photos/* expands to) labels alike.
+    for sub in ("human_seg", "pacs", "coco", "pacs/horse"):
+        assert labels(f"folder:photos/{sub}").items() <= whole.items(), sub
+
+
+def test_training_specs_are_read_under_data_root(tmp_path, monkeypatch):
+    from colorization.core.config import TrainConfig
+
+    root = tmp_path / "data"
+    _photo_tree(root / "pics", ["dog", "things"], 12)
+    monkeypatch.chdir(tmp_path / "..")  # anywhere but the data root
+    config = TrainConfig(dataset="folder:pics", data_root=str(root))
+    train = sources.load_train_source(config)
+    val = sources.load_val_source(config)
+    everything = sources.list_images(str(root / "pics"))
+    assert train.num_examples + val.num_examples == len(everything) == 24
+    assert train.name == f"folder:{root / 'pics'} [train]" and train.has_labels
+
+
+def test_a_bad_or_empty_val_dataset_is_an_error_naming_it(tmp_path):
+    from colorization.core.config import TrainConfig
+
+    _photo_tree(tmp_path / "pics", ["dog"], 12)
+    _photo_tree(tmp_path / "few", ["cat"], 1)
+    names = [os.path.basename(p) for p in sources.list_images(str(tmp_path / "few"))]
+    assert all(sources.folder_split_of(n) == "train" for n in names), "pick other names"
+    for bad, message in [
+        ("folder:nowhere", "not a directory"),
+        ("folder:few", "its 'val' split is empty"),
+    ]:
+        config = TrainConfig(dataset="folder:pics", val_dataset=bad, data_root=str(tmp_path))
+        with pytest.raises(sources.SourceError, match=f"val_dataset='{bad}': .*{message}"):
+            sources.load_val_source(config)
+    # The empty split says what to do about it.
+    with pytest.raises(sources.SourceError, match="split 'all' to use every photo"):
+        sources.load_source("folder:few", "val", data_root=str(tmp_path))

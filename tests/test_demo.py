@@ -10,8 +10,8 @@ import pytest
 import skimage.color
 import skimage.data
 
+from benchmarks import browser
 from colorization.inference import demo
-from tests import browser
 from tests.helpers import run_module
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -113,6 +113,47 @@ def test_large_photos_are_downscaled_or_refused(backend, photos, monkeypatch):
     monkeypatch.setattr(demo, "MAX_DECODE_PIXELS", 100_000)
     with pytest.raises(demo.PhotoError, match=r"451 x 300 pixels .* up to 0 MP"):
         demo.read_photo(str(photos / "chelsea.png"))
+
+
+def test_uploads_above_the_limit_are_refused_and_results_are_bounded(photos, tmp_path):
+    bounded = demo.DemoBackend(output_dir=str(tmp_path / "out"), max_upload_mb=0.5, keep_results=2)
+    big = photos / "huge.jpg"
+    with pytest.raises(demo.PhotoError, match=r"'huge.jpg' is .* MB; the demo takes files up"):
+        bounded.colorize_file(str(big))
+    for _ in range(5):
+        result = bounded.colorize_file(str(photos / "chelsea.png"))
+        assert os.path.exists(result["png"])
+    # Only the newest results stay, the one just returned among them.
+    kept = sorted(os.listdir(tmp_path / "out"))
+    assert len(kept) == 2 and os.path.basename(result["png"]) == kept[-1]
+
+
+def test_concurrent_uploads_to_the_page_are_all_answered_on_bounded_disk(photos, tmp_path):
+    """A bounded load test on localhost: 8 uploads at once through Gradio's client API; every
+    answer is the photo coloured at its size, and the results folder holds at most
+    --keep_results files afterwards."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client, handle_file
+
+    results_dir = tmp_path / "results"
+    flags = ["--keep_results=3", "--queue_size=16", f"--results_dir={results_dir}"]
+    with browser.DemoServer(extra_flags=flags) as server:
+        client = Client(server.url, verbose=False)
+
+        def one(_):
+            return client.predict(
+                handle_file(str(photos / "chelsea.png")), 0.5, api_name="/colorize"
+            )
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(one, range(8)))
+        assert server.alive()
+    for _, coloured, _, _, message in answers:
+        assert message.startswith("Coloured 451 x 300"), message
+        shown = np.asarray(PIL.Image.open(coloured))
+        assert shown.shape == (300, 451, 3) and _chroma(shown) > 5.0
+    assert 1 <= len(os.listdir(results_dir)) <= 3
 
 
 def test_cli_help_and_bad_model(tmp_path):

@@ -162,14 +162,14 @@ def test_eval_config_refuses_what_the_full_protocol_would_ignore():
         EvalConfig(models=(("grey", "x"),), output_dir="out")
 
 
-def test_evaluate_cli_full_photos_per_set(tiny_model_dir, tmp_path):
+def test_evaluate_cli_full_photos_per_set(model_dir, tmp_path):
     first = helpers.small_vocdevkit(tmp_path / "a" / "VOC2012", count=8, height=40, width=52)
     second = helpers.small_vocdevkit(tmp_path / "b" / "VOC2012", count=8, height=36, width=60)
     out = tmp_path / "eval"
     result = helpers.run_module(
         "colorization.evaluate",
         "--protocol=full",
-        f"--model=tiny={tiny_model_dir},again={tiny_model_dir / 'model.keras'}",
+        f"--model=tiny={model_dir},again={model_dir / 'model.keras'}",
         f"--dataset=voc_dir:{first},voc_dir:{second}",
         f"--output_dir={out}",
         "--bootstrap=30",

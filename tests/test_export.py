@@ -22,11 +22,29 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def exported(tiny_model_dir, tmp_path_factory):
+def source_model_dir(tiny_model_dir, tmp_path_factory):
+    """The tiny trained model with its colour logits made 8x larger: after 6 steps its
+    colour distributions are nearly flat and any temperature gives the same colours; peaked,
+    they show which temperature a format decoded with."""
+    import shutil
+
+    import keras
+
+    folder = tmp_path_factory.mktemp("sharp") / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    model = keras.saving.load_model(folder / "model.keras", compile=False)
+    layer = model.get_layer("color_logits")
+    layer.set_weights([8.0 * w for w in layer.get_weights()])
+    model.save(folder / "model.keras")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def exported(source_model_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("exported")
     result = run_module(
         "export",
-        f"--model={tiny_model_dir}",
+        f"--model={source_model_dir}",
         f"--output_dir={out}",
         "--formats=saved_model,tflite",
         "--saved_model_precisions=float32,bfloat16",
@@ -93,8 +111,8 @@ def test_saved_model_cli_run(exported, tmp_path):
     assert rgb.shape == (1, 20, 28, 3) and rgb.dtype == np.uint8
 
 
-def test_saved_model_parity_with_keras_and_python_path(exported, tiny_model_dir):
-    model, _ = model_files.load_model_dir(str(tiny_model_dir))
+def test_saved_model_parity_with_keras_and_python_path(exported, source_model_dir):
+    model, _ = model_files.load_model_dir(str(source_model_dir))
     loaded = tf.saved_model.load(_saved_model_dir(exported))
     lightness = np.random.default_rng(0).uniform(0, 100, (2, 32, 32, 1)).astype(np.float32)
     ours = model(lightness, training=False)
@@ -103,7 +121,7 @@ def test_saved_model_parity_with_keras_and_python_path(exported, tiny_model_dir)
         np.testing.assert_allclose(theirs[key].numpy(), ours[key].numpy(), atol=1e-4)
     image = np.stack([photo(5, 45, 61), photo(6, 45, 61)])
     served = loaded.signatures["serving_default"](image=tf.constant(image))
-    python = Colorizer(str(tiny_model_dir)).colorize_batch(image)
+    python = Colorizer(str(source_model_dir)).colorize_batch(image)
     assert served["rgb"].shape == (2, 45, 61, 3) and served["class_probs"].shape == (2, 20)
     assert np.abs(served["rgb"].numpy().astype(int) - python["rgb"]).max() <= 1
     # Colour input is made grey first: the 1-channel photo of its L alone gives the same
@@ -117,7 +135,7 @@ def test_saved_model_parity_with_keras_and_python_path(exported, tiny_model_dir)
     hotter = loaded.signatures["colorize_with_temperature"](
         image=tf.constant(image), temperature=tf.constant(1.0)
     )["rgb"].numpy()
-    python_hot = Colorizer(str(tiny_model_dir), temperature=1.0).colorize_batch(image)["rgb"]
+    python_hot = Colorizer(str(source_model_dir), temperature=1.0).colorize_batch(image)["rgb"]
     assert np.abs(hotter.astype(int) - python_hot).max() <= 1
     assert np.abs(hotter.astype(int) - served["rgb"].numpy()).max() > 0
 
@@ -175,17 +193,37 @@ def test_grpc_request_round_trip_against_the_saved_model(exported):
 
 
 @pytest.mark.parametrize("variant", ["float32", "float16", "dynamic_int8", "int8"])
-def test_tflite_variants_load_and_agree_with_keras(exported, tiny_model_dir, variant):
+def test_tflite_variants_load_and_agree_with_keras(exported, source_model_dir, variant):
     path = exported / "tflite" / f"colorizer_{variant}.tflite"
     assert path.exists() and path.stat().st_size > 0
     image = photo(11, 48, 80)
-    keras_rgb = Colorizer(str(tiny_model_dir)).colorize(image).astype(np.float64)
+    keras_rgb = Colorizer(str(source_model_dir)).colorize(image).astype(np.float64)
     lite = tflite_colorize.TFLiteColorizer(str(path))
     rgb, probs = lite.colorize(image)
     assert rgb.shape == (48, 80, 3) and probs.shape == (20,)
     mse = ((rgb.astype(np.float64) - keras_rgb) ** 2).mean()
     psnr = 10 * np.log10(255**2 / max(mse, 1e-10))
     assert psnr > (40 if variant in ("float32", "float16") else 25), psnr
+
+
+def test_every_format_colours_at_the_model_s_own_temperature(exported, source_model_dir):
+    """Keras model directory, SavedModel, TFLite float32 and the TensorFlow-free runner, each
+    given no temperature, colour a photo alike: at the model's T (0.15, not the 0.38 a format
+    would fall back to), with its class names."""
+    image = photo(13, 50, 70)
+    keras_colorizer = Colorizer(str(source_model_dir))
+    assert keras_colorizer.temperature == 0.15
+    reference = keras_colorizer.colorize(image).astype(int)
+    at_default = Colorizer(str(source_model_dir), temperature=0.38).colorize(image).astype(int)
+    assert np.abs(at_default - reference).max() > 3  # the temperature shows in the colours
+    lite_path = str(exported / "tflite" / "colorizer_float32.tflite")
+    for path in (_saved_model_dir(exported), lite_path):
+        other = Colorizer(path)
+        assert other.temperature == 0.15 and other.class_names == keras_colorizer.class_names
+        assert np.abs(other.colorize(image).astype(int) - reference).max() <= 2, path
+    runner = tflite_colorize.TFLiteColorizer(lite_path)
+    assert runner.temperature == 0.15
+    assert np.abs(runner.colorize(image)[0].astype(int) - reference).max() <= 2
 
 
 def test_tflite_script_runs_without_tensorflow(exported, tmp_path):
@@ -238,10 +276,10 @@ def test_export_cli_rejects_bad_flags(tmp_path):
     assert result.returncode == 2 and "does not exist" in result.stderr
 
 
-def test_bfloat16_saved_model_agrees_with_float(exported, tiny_model_dir):
+def test_bfloat16_saved_model_agrees_with_float(exported, source_model_dir):
     """--saved_model_precisions=bfloat16 writes saved_model/colorizer_bf16: the network under
     mixed_bfloat16 (bfloat16 convolutions, float32 outputs), same signatures."""
-    model, _ = model_files.load_model_dir(str(tiny_model_dir))
+    model, _ = model_files.load_model_dir(str(source_model_dir))
     loaded = tf.saved_model.load(str(exported / "saved_model" / "colorizer_bf16" / "1"))
     lightness = np.random.default_rng(1).uniform(0, 100, (2, 32, 32, 1)).astype(np.float32)
     reference = model(lightness, training=False)["color_logits"].numpy()
@@ -252,14 +290,14 @@ def test_bfloat16_saved_model_agrees_with_float(exported, tiny_model_dir):
     assert 1e-5 < relative < 0.05, relative
     image = np.stack([photo(11, 40, 50)])
     served = loaded.signatures["serving_default"](image=tf.constant(image))["rgb"].numpy()
-    expected = Colorizer(str(tiny_model_dir)).colorize_batch(image)["rgb"]
+    expected = Colorizer(str(source_model_dir)).colorize_batch(image)["rgb"]
     assert np.abs(served.astype(int) - expected).mean() < 2.0
 
 
-def test_xla_network_in_the_saved_model_gives_the_same_photos(tiny_model_dir, tmp_path):
+def test_xla_network_in_the_saved_model_gives_the_same_photos(source_model_dir, tmp_path):
     from export import saved_model
 
-    model, _ = model_files.load_model_dir(str(tiny_model_dir))
+    model, _ = model_files.load_model_dir(str(source_model_dir))
     image = tf.constant(np.stack([photo(12, 37, 53), photo(13, 37, 53)]))
     outputs = {}
     for xla in (False, True):

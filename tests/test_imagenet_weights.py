@@ -68,6 +68,7 @@ def _tflite_top1(path, images):
     return np.array(top1)
 
 
+@pytest.mark.slow
 def test_loaded_trunk_and_classifier_agree_with_the_tflite_file(dynamic_range_file):
     path, _ = dynamic_range_file
     trunk, weights = _loaded_trunk(path)
@@ -78,6 +79,7 @@ def test_loaded_trunk_and_classifier_agree_with_the_tflite_file(dynamic_range_fi
     assert agreement >= 0.95, agreement
 
 
+@pytest.mark.slow
 def test_loaded_trunk_reproduces_the_float_model_the_file_came_from(dynamic_range_file):
     import keras
 
@@ -93,6 +95,7 @@ def test_loaded_trunk_reproduces_the_float_model_the_file_came_from(dynamic_rang
     assert np.abs(got - expected).mean() < 0.1 * np.abs(expected).mean()
 
 
+@pytest.mark.slow
 def test_full_integer_file_dequantizes_per_channel(full_integer_file):
     import keras
 
@@ -106,6 +109,7 @@ def test_full_integer_file_dequantizes_per_channel(full_integer_file):
     assert np.abs(got - expected).max() < 0.02 * np.abs(expected).max()
 
 
+@pytest.mark.slow
 def test_colorizer_trunk_takes_width_one_files_only(mobilenet_tflite, full_integer_file):
     import keras
 
@@ -131,6 +135,7 @@ def test_colorizer_trunk_takes_width_one_files_only(mobilenet_tflite, full_integ
     assert np.abs(ours - theirs).max() < 0.02 * np.abs(theirs).max()
 
 
+@pytest.mark.slow
 def test_a_trunk_without_the_class_branch_takes_the_first_convolutions(mobilenet_tflite):
     from colorization.core.config import ModelConfig
     from colorization.model import backbones, imagenet_weights

@@ -26,8 +26,8 @@ def test_compose_rgb_keeps_full_resolution_lightness():
     np.testing.assert_allclose(back[in_gamut], lightness[..., 0][in_gamut], atol=0.05)
 
 
-def test_colorizer_output_matches_input_size_and_lightness(tiny_model_dir):
-    colorizer = Colorizer(str(tiny_model_dir))
+def test_colorizer_output_matches_input_size_and_lightness(model_dir):
+    colorizer = Colorizer(str(model_dir))
     for shape in [(5, 7, 3), (300, 40, 3), (64, 64), (33, 20, 1)]:
         image = photo(1, *shape[:2])
         image = image if len(shape) == 3 and shape[2] == 3 else image[..., 0]
@@ -42,16 +42,17 @@ def test_colorizer_output_matches_input_size_and_lightness(tiny_model_dir):
     assert np.corrcoef(out_l.ravel(), in_l.ravel())[0, 1] > 0.99
 
 
-def test_colorizer_rejects_bad_temperature(tiny_model_dir):
+def test_colorizer_rejects_bad_temperature(model_dir):
     with pytest.raises(ValueError, match="temperature"):
-        Colorizer(str(tiny_model_dir), temperature=0)
+        Colorizer(str(model_dir), temperature=0)
 
 
 def _colorize_cli(*args):
     return run_module("colorization.colorize", *args)
 
 
-def test_colorize_cli_on_odd_inputs(tiny_model_dir, tmp_path):
+@pytest.mark.slow
+def test_colorize_cli_on_odd_inputs(model_dir, tmp_path):
     inputs = tmp_path / "in"
     inputs.mkdir()
     Image.fromarray(photo(1, 3, 2)).save(inputs / "tiny.png")
@@ -60,7 +61,7 @@ def test_colorize_cli_on_odd_inputs(tiny_model_dir, tmp_path):
     Image.fromarray(photo(4, 40, 30)).convert("RGBA").save(inputs / "alpha.png")
     (inputs / "corrupt.jpg").write_bytes(b"\xff\xd8\xff not really")
     out = tmp_path / "out"
-    result = _colorize_cli(str(inputs), f"--model={tiny_model_dir}", f"--output_dir={out}")
+    result = _colorize_cli(str(inputs), f"--model={model_dir}", f"--output_dir={out}")
     assert result.returncode == 0, result.stderr
     assert "corrupt.jpg: unreadable, skipped" in result.stderr
     sizes = {p: Image.open(out / p).size for p in sorted(os.listdir(out))}
@@ -72,12 +73,10 @@ def test_colorize_cli_on_odd_inputs(tiny_model_dir, tmp_path):
     }
     assert "4 written, 0 kept, 1 failed" in result.stdout
     # A second run keeps what exists, --overwrite replaces it.
-    again = _colorize_cli(
-        str(inputs / "tiny.png"), f"--model={tiny_model_dir}", f"--output_dir={out}"
-    )
+    again = _colorize_cli(str(inputs / "tiny.png"), f"--model={model_dir}", f"--output_dir={out}")
     assert "0 written, 1 kept" in again.stdout
     forced = _colorize_cli(
-        str(inputs / "tiny.png"), f"--model={tiny_model_dir}", f"--output_dir={out}", "--overwrite"
+        str(inputs / "tiny.png"), f"--model={model_dir}", f"--output_dir={out}", "--overwrite"
     )
     assert "1 written" in forced.stdout
 
@@ -87,12 +86,12 @@ def test_colorize_cli_bad_model_is_a_clear_error(tmp_path):
     assert result.returncode == 2 and "does not exist" in result.stderr
 
 
-def test_evaluate_cli_writes_metrics_and_report(tiny_model_dir, generated_voc, tmp_path):
+def test_evaluate_cli_writes_metrics_and_report(model_dir, generated_voc, tmp_path):
     out = tmp_path / "eval"
     result = run_module(
         "colorization.evaluate",
         "--protocol=crop",
-        f"--model={tiny_model_dir},{tiny_model_dir / 'model.keras'}",
+        f"--model={model_dir},{model_dir / 'model.keras'}",
         f"--dataset=voc_dir:{generated_voc}",
         "--split=val",
         f"--output_dir={out}",
@@ -116,6 +115,7 @@ def test_evaluate_cli_writes_metrics_and_report(tiny_model_dir, generated_voc, t
     assert report.count("data:image/png;base64,") == 3 * 4 and "Per class" in report
 
 
+@pytest.mark.slow
 def test_checkpoints_load_like_the_final_model(tiny_model_dir, tmp_path):
     """load_model_dir's checkpoint branch: a checkpoint prefix, and a model_dir that has
     only checkpoints (a killed run), give the final model's outputs (its last checkpoint
@@ -170,9 +170,9 @@ def test_cpu_features_decide_the_auto_precision(tmp_path):
         hardware.resolve_precision("float16")
 
 
-def test_bfloat16_colorizer_runs_the_network_in_bfloat16(tiny_model_dir):
-    plain = Colorizer(str(tiny_model_dir))
-    fast = Colorizer(str(tiny_model_dir), precision="bfloat16")
+def test_bfloat16_colorizer_runs_the_network_in_bfloat16(model_dir):
+    plain = Colorizer(str(model_dir))
+    fast = Colorizer(str(model_dir), precision="bfloat16")
     conv = next(layer for layer in fast.model.layers if layer.name.startswith("conv"))
     assert fast.precision == "bfloat16" and conv.compute_dtype == "bfloat16"
     assert plain.model.get_layer(conv.name).compute_dtype == "float32"
@@ -184,4 +184,4 @@ def test_bfloat16_colorizer_runs_the_network_in_bfloat16(tiny_model_dir):
     difference = np.abs(fast.colorize(image).astype(int) - plain.colorize(image))
     assert difference.mean() < 2.0
     with pytest.raises(ValueError, match="precision=bfloat16 needs a model_dir"):
-        Colorizer(str(tiny_model_dir / "model.keras"), precision="bfloat16")
+        Colorizer(str(model_dir / "model.keras"), precision="bfloat16")

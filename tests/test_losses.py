@@ -110,6 +110,7 @@ def test_gradients_reach_the_trunk_from_both_losses():
         assert grad is not None and float(tf.reduce_max(tf.abs(grad))) > 0, name
 
 
+@pytest.mark.slow
 def test_fifty_adam_steps_lower_both_losses():
     keras.utils.set_random_seed(0)
     config = ModelConfig(image_size=32, width_multiplier=0.125, fc_units=(16, 16, 8), num_classes=5)

@@ -87,6 +87,7 @@ def test_config_round_trip_and_keras_file_reload(tmp_path):
         np.testing.assert_allclose(reloaded(x)[key], model(x)[key], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_trains_under_the_jax_backend():
     """Builds and trains one step with KERAS_BACKEND=jax: any tf. call would fail there."""
     script = textwrap.dedent(

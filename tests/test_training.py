@@ -6,6 +6,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -30,6 +31,7 @@ from tests.helpers import ROOT
 pytestmark = pytest.mark.slow
 
 TINY_FLAGS = [
+    "--config=smoke",
     "--image_size=32",
     "--width_multiplier=0.125",
     "--fc_units=16,16,8",
@@ -39,6 +41,9 @@ TINY_FLAGS = [
 
 
 def _train_main(*args, env=None, **kwargs):
+    """train_main.py in a subprocess; on the smoke preset unless args name a --config."""
+    if not any(a.startswith("--config=") for a in args):
+        args = ("--config=smoke", *args)
     return subprocess.run(
         [sys.executable, "train_main.py", *args],
         cwd=ROOT,
@@ -216,48 +221,6 @@ def _free_ports(count):
     for s in sockets:
         s.close()
     return ports
-
-
-def test_multi_worker_on_localhost_gives_identical_weights(generated_voc, tmp_path):
-    ports = _free_ports(2)
-    cluster = {"worker": [f"localhost:{p}" for p in ports]}
-    model_dir = tmp_path / "mw"
-    flags = [
-        f"--dataset=voc_dir:{generated_voc}",
-        f"--model_dir={model_dir}",
-        "--strategy=multi_worker",
-        "--steps=4",
-        "--checkpoint_every=2",
-        "--eval_every=4",
-        "--eval_examples=4",
-        *TINY_FLAGS,
-    ]
-    processes = []
-    for index in range(2):
-        env = dict(
-            os.environ,
-            TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
-        )
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "train_main.py", *flags],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        )
-    outputs = [p.communicate(timeout=600)[0] for p in processes]
-    for process, output in zip(processes, outputs, strict=True):
-        assert process.returncode == 0, output[-3000:]
-    chief = keras.saving.load_model(model_dir / "model.keras", compile=False)
-    worker_files = glob.glob(str(model_dir / ".worker_*" / "model.keras"))
-    assert len(worker_files) == 1
-    worker = keras.saving.load_model(worker_files[0], compile=False)
-    for a, b in zip(chief.get_weights(), worker.get_weights(), strict=True):
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
-    assert json.loads((model_dir / "summary.json").read_text())["steps"] == 4
 
 
 def test_warm_start_by_layer_name_with_a_different_head(tiny_model_dir, tmp_path):
@@ -475,22 +438,6 @@ def test_mixed_float16_scales_the_loss_so_small_gradients_survive():
     assert nonzero(scaled) > nonzero(plain)
 
 
-def test_the_paper_preset_trains_under_float16_and_checkpoints_the_loss_scale(
-    generated_voc, tmp_path
-):
-    config = _paper_tiny(
-        dataset=f"voc_dir:{generated_voc}",
-        model_dir=str(tmp_path / "paper"),
-        batch_size=2,
-        eval_every=2,
-        eval_examples=2,
-    )
-    training.train(config)
-    latest = tf.train.latest_checkpoint(str(tmp_path / "paper" / model_files.CHECKPOINT_DIR))
-    names = [name for name, _ in tf.train.list_variables(latest)]
-    assert any("dynamic_scale" in name for name in names), names
-
-
 def test_a_network_without_the_class_branch_trains(generated_voc, tmp_path):
     # The ablation (c): the data still carry class labels; the network has no class output.
     config = tiny_train_config(
@@ -511,3 +458,185 @@ def test_a_network_without_the_class_branch_trains(generated_voc, tmp_path):
         "class" in key for key in summary["final_losses"]
     )
     assert "class_logits" not in build_model(config.model).output
+
+
+def _logged_steps(model_dir, tag):
+    steps = set()
+    for path in glob.glob(str(model_dir / "logs" / "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            if any(value.tag == tag for value in event.summary.value):
+                steps.add(event.step)
+    return sorted(steps)
+
+
+def test_float16_skipped_updates_keep_the_schedule_and_a_finished_run_stays_finished(
+    generated_voc, tmp_path, monkeypatch
+):
+    """A loss scale so large that every float16 gradient overflows: the LossScaleOptimizer
+    skips every update (optimizer.iterations stays 0), yet checkpoints and evaluations come
+    every 3 batches, the run ends after 6, and running it again trains nothing."""
+    from colorization.training import optimizer as optimizer_module
+
+    def overflowing(config):
+        built = optimizer_module.build_optimizer(config)
+        return keras.optimizers.LossScaleOptimizer(built.inner_optimizer, initial_scale=2.0**100)
+
+    monkeypatch.setattr(training, "build_optimizer", overflowing)
+    config = _paper_tiny(
+        dataset=f"voc_dir:{generated_voc}",
+        model_dir=str(tmp_path / "f16"),
+        batch_size=2,
+        steps=6,
+        checkpoint_every=3,
+        eval_every=3,
+        eval_examples=2,
+    )
+    summary = training.train(config)
+    assert summary["optimizer_updates"] == 0  # every update was skipped
+    assert summary["steps"] == 6 and summary["resumed_from_step"] == 0
+    checkpoints = tf.train.get_checkpoint_state(str(tmp_path / "f16" / "checkpoints"))
+    numbers = sorted(int(p.rsplit("-", 1)[1]) for p in checkpoints.all_model_checkpoint_paths)
+    assert numbers == [3, 6]
+    assert _logged_steps(tmp_path / "f16", "val_model/auc") == [3, 6]
+    # The loss scale is checkpointed with the optimizer, halved once per skipped update.
+    latest = tf.train.latest_checkpoint(str(tmp_path / "f16" / "checkpoints"))
+    scale = [n for n, _ in tf.train.list_variables(latest) if "dynamic_scale" in n]
+    assert scale and tf.train.load_checkpoint(latest).get_tensor(scale[0]) == 2.0**94
+    again = training.train(config)
+    assert again["resumed_from_step"] == 6 and again["steps"] == 6
+    assert again["final_losses"] == {}  # nothing trained
+
+
+def test_two_replicas_log_and_apply_the_loss_of_the_global_batch(tmp_path):
+    """The multi-worker loop under a 2-replica strategy (two logical CPUs, in a fresh process)
+    against one process on the same global batch: the logged loss is the global batch's, and
+    one SGD step moves the weights by the global batch's gradient (not 1/2 or 1/4 of it)."""
+    script = r"""
+import json, sys
+import numpy as np, tensorflow as tf, keras
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from colorization.core.config import ModelConfig, TrainConfig
+from colorization.model import losses
+from colorization.model.network import build_model
+from colorization.training.distribute import distributed_loop
+config = TrainConfig(
+    # Synchronized batch norm, as the trainer sets it for several replicas: the replicas'
+    # batch statistics are then those of the global batch.
+    model=ModelConfig(image_size=32, width_multiplier=0.125, fc_units=(16, 16, 8),
+                      sync_batch_norm=True),
+    batch_size=4, steps=1, checkpoint_every=1, eval_every=1,
+)
+rng = np.random.default_rng(0)
+lightness = rng.uniform(0, 100, (4, 32, 32, 1)).astype(np.float32)
+channels = losses.color_target_channels(1)
+idx = rng.integers(0, 313, (4, 8, 8, 1)).astype(np.float32)
+color = np.concatenate([idx, np.ones((4, 8, 8, 1), np.float32), rng.uniform(0.5, 2, (4, 8, 8, 1)).astype(np.float32)], -1)
+assert color.shape[-1] == channels
+targets = {"color_logits": color, "class_logits": np.array([[3], [1], [7], [0]], np.int32)}
+data = tf.data.Dataset.from_tensors((lightness, targets))
+loss, weights, _ = losses.build_losses(config.model, 1, 0.1)
+
+def run(strategy):
+    keras.utils.set_random_seed(1)
+    with strategy.scope():
+        model = build_model(config.model)
+        optimizer = keras.optimizers.SGD(learning_rate=1.0)
+        optimizer.build(model.trainable_variables)
+    before = [v.numpy() for v in model.trainable_variables]
+    history = distributed_loop(model, optimizer, loss, weights, strategy, data, config, [])
+    moved = [float(np.abs(v.numpy() - b).sum()) for v, b in zip(model.trainable_variables, before)]
+    return history["loss"][0], moved
+
+one = run(tf.distribute.get_strategy())
+two = run(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+keras.utils.set_random_seed(1)
+reference = build_model(config.model)
+outputs = reference(lightness, training=True)
+expected = sum(weights[k] * float(fn(targets[k], outputs[k])) for k, fn in loss.items())
+print(json.dumps({"one": one, "two": two, "expected": expected}))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    got = json.loads(result.stdout.strip().splitlines()[-1])
+    (loss_one, moved_one), (loss_two, moved_two) = got["one"], got["two"]
+    assert np.isclose(loss_one, got["expected"], rtol=1e-4)
+    assert np.isclose(loss_two, got["expected"], rtol=1e-4)
+    # Equal up to the rounding of synchronized batch norm; a gradient scaled by 1/2 or 1/4
+    # would be far outside.
+    np.testing.assert_allclose(moved_two, moved_one, rtol=2e-2, atol=1e-6)
+
+
+def _multi_worker(generated_voc, model_dir, steps):
+    """Two workers of one cluster on localhost train to `steps`; returns their outputs."""
+    ports = _free_ports(2)
+    cluster = {"worker": [f"localhost:{p}" for p in ports]}
+    flags = [
+        f"--dataset=voc_dir:{generated_voc}",
+        f"--model_dir={model_dir}",
+        "--strategy=multi_worker",
+        f"--steps={steps}",
+        "--checkpoint_every=2",
+        f"--eval_every={steps}",
+        "--eval_examples=4",
+        *TINY_FLAGS,
+    ]
+    processes = []
+    for index in range(2):
+        env = dict(
+            os.environ,
+            TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+        )
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "train_main.py", *flags],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    outputs = [p.communicate(timeout=600)[0] for p in processes]
+    for process, output in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, output[-3000:]
+    return outputs
+
+
+def _weights(path):
+    return keras.saving.load_model(path, compile=False).get_weights()
+
+
+def test_a_restarted_multi_worker_run_resumes_on_every_worker(generated_voc, tmp_path):
+    """Two workers train 4 steps (checkpoints at 2 and 4); the same run killed after its
+    step-2 checkpoint (a copy without what came later) and restarted: both workers resume
+    from the chief's checkpoint, at step 2, and end with the uninterrupted run's weights."""
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    _multi_worker(generated_voc, whole, 4)
+    ignore = shutil.ignore_patterns("model.keras", "summary.json", "ckpt-4*", "checkpoint")
+    shutil.copytree(whole, parts, ignore=ignore)
+    for folder in (parts / "checkpoints", parts / ".worker_1" / "checkpoints"):
+        tf.compat.v1.train.update_checkpoint_state(str(folder), str(folder / "ckpt-2"))
+    outputs = _multi_worker(generated_voc, parts, 4)
+    assert all("starting at step 2/4" in output for output in outputs), outputs[1][-2000:]
+    reference = _weights(whole / "model.keras")
+    for path in (parts / "model.keras", parts / ".worker_1" / "model.keras"):
+        for a, b in zip(_weights(path), reference, strict=True):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
+    assert json.loads((parts / "summary.json").read_text())["steps"] == 4
+
+
+def test_train_main_needs_a_preset_and_one_run_length(tmp_path):
+    model_dir = tmp_path / "run"
+    bare = subprocess.run(
+        [sys.executable, "train_main.py", f"--model_dir={model_dir}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert bare.returncode == 1 and "--config is required" in bare.stderr
+    both = _train_main("--epochs=2", "--steps=10", f"--model_dir={model_dir}")
+    assert both.returncode == 1 and "--epochs=2 and --steps=10" in both.stderr
+    assert "Traceback" not in bare.stderr + both.stderr and not model_dir.exists()

@@ -233,7 +233,7 @@ def _default_spec(model_path):
 
     config = model_files.read_config(model_path) if os.path.isdir(model_path) else None
     if config is None:
-        raise ValueError("--dataset is needed when the model carries no training config.")
+        raise cli.CommandError("--dataset is needed when the model carries no training config.")
     return config.val_dataset or config.dataset
 
 
@@ -252,7 +252,7 @@ def expand_sets(spec, data_root=None):
                 else os.path.join(data_root, folder)
             )
             if not os.path.isdir(root):
-                raise ValueError(f"{part}: {root!r} is not a directory.")
+                raise cli.CommandError(f"{part}: {root!r} is not a directory.")
             parts += [
                 f"folder:{os.path.join(folder, name)}"
                 for name in sorted(os.listdir(root))
@@ -282,7 +282,7 @@ def run_crop(config):
         train_config.val_dataset or train_config.dataset if train_config else None
     )
     if not spec:
-        raise ValueError("--dataset is needed when the model carries no training config.")
+        raise cli.CommandError("--dataset is needed when the model carries no training config.")
     split = config.split
     if not any(sources.has_splits(part) for part in sources.split_spec(spec)):
         split = "train"  # these sources have a single split
@@ -294,7 +294,7 @@ def run_crop(config):
     data = pipeline.build_dataset(source, eval_config, priors.uniform_priors().weights)
     for name, model in models.items():
         if model.input_shape[1] != size:
-            raise ValueError(
+            raise cli.CommandError(
                 f"Model {name} takes {model.input_shape[1]} px; evaluating at {size} needs the same size."
             )
     temperature = DEFAULT_TEMPERATURE if config.temperature is None else config.temperature
@@ -548,8 +548,10 @@ def main(argv):
     for _, path in config.models:
         if not model_files.exists(path):
             raise cli.CommandError(f"model {path!r} does not exist.")
+    # Bad input inside the run is a CommandError or a SourceError; any other exception is a
+    # bug and keeps its traceback.
     try:
         evaluate(config)
-    except (SourceError, ValueError) as e:
+    except SourceError as e:
         raise cli.CommandError(str(e)) from None
     return 0

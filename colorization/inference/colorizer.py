@@ -194,9 +194,9 @@ class Colorizer:
     def __init__(
         self, path=None, temperature=None, num_threads=None, image_size=None, precision="float32"
     ):
-        """temperature: annealed-mean temperature; None = the one in the model_dir's
-        config.json (the shipped model's was chosen on training photos), else
-        bins.DEFAULT_TEMPERATURE.
+        """temperature: annealed-mean temperature; None = the one in the config.json of the
+        model_dir, or beside an exported file (the shipped model's was chosen on training
+        photos), else bins.DEFAULT_TEMPERATURE.
         image_size: colour at this network input size S instead of the model's own (Keras
         models from a model_dir only; weights do not depend on S).
         precision: "float32", "bfloat16" (the network under mixed_bfloat16: bfloat16
@@ -231,20 +231,16 @@ class Colorizer:
             self.backend = SavedModelBackend(self.path)
         else:
             self.backend = KerasBackend(self.path, image_size, self.precision)
-        config = self.backend.config
+        # Exported files (SavedModel, TFLite) carry their model's config.json beside them:
+        # its temperature and class names apply to them as to the model directory.
+        config = self.backend.config or model_files.nearest_config(self.path)
         if temperature is not None:
             self.temperature = float(temperature)
         elif config is not None:
             self.temperature = float(config.temperature)
         else:
             self.temperature = bins.DEFAULT_TEMPERATURE
-        # The names of the class branch's outputs: from the config the backend already read,
-        # else from the config.json beside an exported file.
-        self.class_names = (
-            list(config.model.class_names)
-            if config is not None
-            else model_files.class_names(self.path)
-        )
+        self.class_names = list(config.model.class_names) if config is not None else None
 
     @property
     def kind(self):

@@ -11,6 +11,11 @@ download. Photos are read by the same decoder as training and the colorize CLI; 
 get a message on the page and the server keeps serving. Photos longer than --max_side
 pixels on a side are downscaled to it first (the network sees S x S whatever the size;
 the limit bounds the full-resolution colour maths and the PNG that goes back).
+
+Left running, the page stays bounded: uploads above --max_upload_mb are refused with a
+message, at most --queue_size requests wait while one photo is coloured, and only the last
+--keep_results coloured PNGs are kept on disk (Gradio's own copies are deleted after an
+hour).
 """
 
 import os
@@ -32,12 +37,32 @@ def define_flags():
         "max_side", 4096, "Longer photos are downscaled to this many pixels on their longest side."
     )
     flags.register_validator("max_side", lambda v: v >= 64, "--max_side must be >= 64")
+    flags.DEFINE_float(
+        "max_upload_mb", DEFAULT_MAX_UPLOAD_MB, "Largest upload accepted, in megabytes."
+    )
+    flags.register_validator("max_upload_mb", lambda v: v > 0, "--max_upload_mb must be > 0")
+    flags.DEFINE_integer(
+        "queue_size", DEFAULT_QUEUE_SIZE, "Requests that may wait while one is coloured."
+    )
+    flags.register_validator("queue_size", lambda v: v >= 1, "--queue_size must be >= 1")
+    flags.DEFINE_integer(
+        "keep_results", DEFAULT_KEEP_RESULTS, "Coloured PNGs kept on disk for download."
+    )
+    flags.register_validator("keep_results", lambda v: v >= 1, "--keep_results must be >= 1")
+    flags.DEFINE_string(
+        "results_dir", None, "Folder for the coloured PNGs; default: a new temporary folder."
+    )
 
 
 # Files above this many pixels are refused before decoding (a 16-bit 20,000 x 20,000 PNG
 # would need 2.4 GB just to decode).
 MAX_DECODE_PIXELS = 250_000_000
 TEMPERATURE_RANGE = (0.05, 1.0)
+DEFAULT_MAX_UPLOAD_MB = 20.0
+DEFAULT_QUEUE_SIZE = 16
+DEFAULT_KEEP_RESULTS = 32
+# Gradio's copies of uploads and results: checked every 10 minutes, deleted after an hour.
+GRADIO_CACHE_CLEANUP = (600, 3600)
 # scikit-image photos that are one click away on the page (they ship with the package).
 EXAMPLE_PHOTOS = ("chelsea", "astronaut", "coffee", "rocket")
 
@@ -46,11 +71,12 @@ class PhotoError(ValueError):
     """A file the demo cannot colour; the message is shown on the page."""
 
 
-def read_photo(path, max_side=4096):
+def read_photo(path, max_side=4096, max_bytes=None):
     """Reads an uploaded file into uint8 RGB (H, W, 3); returns (image, note).
 
     `note` says when the photo was downscaled. Raises PhotoError with a message for the page
-    when the file is empty, not an image, damaged, or too large to decode.
+    when the file is empty, larger than `max_bytes`, not an image, damaged, or too large to
+    decode.
     """
     import numpy as np
     import PIL.Image
@@ -63,6 +89,11 @@ def read_photo(path, max_side=4096):
     size = os.path.getsize(path)
     if size == 0:
         raise PhotoError(f"{name!r} is empty (0 bytes). Expected a JPEG, PNG, BMP, GIF or WebP.")
+    if max_bytes is not None and size > max_bytes:
+        raise PhotoError(
+            f"{name!r} is {size / 1e6:.1f} MB; the demo takes files up to "
+            f"{max_bytes / 1e6:.1f} MB (--max_upload_mb)."
+        )
     # The header alone gives the size, so a huge photo is refused before it is decoded.
     try:
         with PIL.Image.open(path) as header:
@@ -120,13 +151,40 @@ class DemoBackend:
     """What the page calls: one colorizer, photos in, pictures and messages out. Kept free of
     Gradio so that it is tested directly."""
 
-    def __init__(self, model=None, max_side=4096, output_dir=None):
+    def __init__(
+        self,
+        model=None,
+        max_side=4096,
+        output_dir=None,
+        max_upload_mb=DEFAULT_MAX_UPLOAD_MB,
+        keep_results=DEFAULT_KEEP_RESULTS,
+    ):
+        import threading
+
         from colorization.inference.colorizer import Colorizer
 
         self.colorizer = Colorizer(model)
         self.max_side = max_side
+        self.max_bytes = int(max_upload_mb * 1e6)
+        self.keep_results = keep_results
         self.output_dir = output_dir or tempfile.mkdtemp(prefix="colorizer_demo_")
+        os.makedirs(self.output_dir, exist_ok=True)
         self.served = 0
+        self._lock = threading.Lock()
+
+    def _result_path(self, stem):
+        """A new file name for a coloured PNG; the oldest results beyond keep_results are
+        deleted, so a page left running holds a bounded number of files."""
+        with self._lock:
+            self.served += 1
+            path = os.path.join(self.output_dir, f"{self.served:07d}_{stem}_coloured.png")
+            kept = sorted(n for n in os.listdir(self.output_dir) if n.endswith("_coloured.png"))
+            for old in kept[: max(0, len(kept) - self.keep_results + 1)]:
+                try:
+                    os.remove(os.path.join(self.output_dir, old))
+                except FileNotFoundError:  # removed by a concurrent request
+                    pass
+        return path
 
     @property
     def default_temperature(self):
@@ -146,7 +204,7 @@ class DemoBackend:
         temperature = self.default_temperature if temperature is None else float(temperature)
         if not temperature > 0:
             raise PhotoError(f"Temperature must be > 0. Received: {temperature}.")
-        image, note = read_photo(path, self.max_side)
+        image, note = read_photo(path, self.max_side, self.max_bytes)
         start = time.perf_counter()
         out = self.colorizer.colorize_batch(image[None], temperature=temperature)
         seconds = time.perf_counter() - start
@@ -156,9 +214,8 @@ class DemoBackend:
             probs = out["class_probs"][0]
             names = class_names(self.colorizer.class_names, len(probs))
             classes = dict(zip(names, map(float, probs), strict=True))
-        self.served += 1
         stem = os.path.splitext(os.path.basename(path))[0] or "photo"
-        png = os.path.join(self.output_dir, f"{self.served:05d}_{stem}_coloured.png")
+        png = self._result_path(stem)
         tf.io.write_file(png, tf.io.encode_png(coloured))
         height, width = coloured.shape[:2]
         message = f"Coloured {width} x {height} in {seconds * 1000:.0f} ms at T = {temperature:g}"
@@ -187,8 +244,9 @@ def example_files(directory):
     return paths
 
 
-def build_app(backend, examples=()):
-    """The Gradio page around `backend` (a DemoBackend)."""
+def build_app(backend, examples=(), queue_size=DEFAULT_QUEUE_SIZE):
+    """The Gradio page around `backend` (a DemoBackend): one photo coloured at a time, at
+    most `queue_size` requests waiting."""
     import gradio as gr
 
     def on_photo(path, temperature):
@@ -207,7 +265,7 @@ def build_app(backend, examples=()):
         )
 
     lo, hi = TEMPERATURE_RANGE
-    with gr.Blocks(title="Instance-aware colorizer") as page:
+    with gr.Blocks(title="Instance-aware colorizer", delete_cache=GRADIO_CACHE_CLEANUP) as page:
         gr.Markdown(
             "# Instance-aware colorizer\n"
             "Drop a photo (colour photos are made grey first). The network sees the photo's "
@@ -239,8 +297,9 @@ def build_app(backend, examples=()):
             grey = gr.Image(label="Grey (what the network sees)", format="png", elem_id="grey")
             coloured = gr.Image(label="Coloured", format="png", elem_id="coloured")
         outputs = [grey, coloured, classes, download, status]
-        photo.change(on_photo, [photo, temperature], outputs)
-        temperature.release(on_photo, [photo, temperature], outputs)
+        photo.change(on_photo, [photo, temperature], outputs, api_name="colorize")
+        temperature.release(on_photo, [photo, temperature], outputs, api_name=False)
+    page.queue(max_size=queue_size, default_concurrency_limit=1)
     return page
 
 
@@ -257,9 +316,15 @@ def main(argv):
     except ImportError:
         raise cli.CommandError('the demo needs Gradio: pip install -e ".[demo]"') from None
     start = time.perf_counter()
-    backend = DemoBackend(FLAGS.model, max_side=FLAGS.max_side)
+    backend = DemoBackend(
+        FLAGS.model,
+        max_side=FLAGS.max_side,
+        max_upload_mb=FLAGS.max_upload_mb,
+        keep_results=FLAGS.keep_results,
+        output_dir=FLAGS.results_dir,
+    )
     examples = example_files(tempfile.mkdtemp(prefix="colorizer_examples_"))
-    page = build_app(backend, examples)
+    page = build_app(backend, examples, FLAGS.queue_size)
     print(f"Model {backend.colorizer.path} ({backend.colorizer.kind}) loaded.", flush=True)
     page.launch(
         server_name=FLAGS.host,
@@ -267,6 +332,7 @@ def main(argv):
         allowed_paths=[os.path.dirname(examples[0]), backend.output_dir],
         prevent_thread_lock=True,
         quiet=True,
+        max_file_size=int(FLAGS.max_upload_mb * 1e6),
     )
     print(
         f"Demo ready at http://{FLAGS.host}:{FLAGS.port} "

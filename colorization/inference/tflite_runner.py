@@ -1,16 +1,20 @@
 """Colorizes a photo with a .tflite colorizer: the reference for app developers.
 
-    python colorization/tflite_colorize.py MODEL.tflite INPUT_IMAGE OUTPUT_IMAGE [--temperature=0.38]
+    python colorization/tflite_colorize.py MODEL.tflite INPUT_IMAGE OUTPUT_IMAGE [--temperature=T]
 
 Needs only ai-edge-litert, NumPy and Pillow (no TensorFlow). The steps an app repeats:
   1. L of the photo at full resolution (CIELAB, D65), and the grey photo with that L.
   2. The grey photo resized to the model's S x S, as uint8 -> the model -> ab at S/4.
   3. ab upsampled (bilinear) to the photo's size, joined with the full-resolution L,
      converted to sRGB.
-The output has the input's width and height.
+The output has the input's width and height. The temperature of the annealed mean is the
+model's own, from the config.json that the exporter writes beside the .tflite files (the
+nearest one in the folders above), else 0.38.
 """
 
 import argparse
+import json
+import os
 import sys
 
 import numpy as np
@@ -22,6 +26,8 @@ _XYZ_FROM_RGB = np.array(
 )
 _RGB_FROM_XYZ = np.linalg.inv(_XYZ_FROM_RGB)
 _WHITE = np.array([0.95047, 1.0, 1.08883])
+# Zhang et al.'s annealed-mean temperature, for a .tflite file with no config.json nearby.
+DEFAULT_TEMPERATURE = 0.38
 
 
 def _linearize(rgb):
@@ -72,17 +78,43 @@ def _load_interpreter(model_path, num_threads):
     return Interpreter(model_path=model_path, num_threads=num_threads)
 
 
-class TFLiteColorizer:
-    """Runs a colorizer .tflite on photos of any size."""
+def recorded_config(model_path):
+    """The training config (a dict) in the config.json nearest above `model_path` (its own
+    folder, then up to three folders up), or None: the same lookup as
+    colorization.model.model_files.nearest_config, without TensorFlow."""
+    folder = os.path.dirname(os.path.abspath(model_path))
+    for _ in range(4):
+        candidate = os.path.join(folder, "config.json")
+        if os.path.isfile(candidate):
+            with open(candidate) as f:
+                return json.load(f)
+        folder = os.path.dirname(folder)
+    return None
 
-    def __init__(self, model_path, num_threads=None):
+
+class TFLiteColorizer:
+    """Runs a colorizer .tflite on photos of any size.
+
+    temperature: the annealed-mean temperature; None = the model's own (`recorded_config`),
+    else DEFAULT_TEMPERATURE. class_names: the class branch's outputs, when recorded.
+    """
+
+    def __init__(self, model_path, num_threads=None, temperature=None):
         self.interpreter = _load_interpreter(model_path, num_threads)
         self.runner = self.interpreter.get_signature_runner()
         grey = self.runner.get_input_details()["grey"]
         self.size = int(grey["shape"][1])
+        config = recorded_config(model_path)
+        if temperature is None:
+            temperature = config["temperature"] if config else DEFAULT_TEMPERATURE
+        self.temperature = float(temperature)
+        self.class_names = config["model"].get("class_names") if config else None
 
-    def colorize(self, image, temperature=0.38):
-        """uint8 (H, W) or (H, W, 1|3|4) -> (uint8 RGB (H, W, 3), class probabilities)."""
+    def colorize(self, image, temperature=None):
+        """uint8 (H, W) or (H, W, 1|3|4) -> (uint8 RGB (H, W, 3), class probabilities).
+        temperature: this call's; None = the colorizer's."""
+        if temperature is None:
+            temperature = self.temperature
         image = np.asarray(image)
         if image.ndim == 2:
             image = image[..., None]
@@ -116,10 +148,16 @@ def main(argv=None):
     parser.add_argument("model")
     parser.add_argument("input_image")
     parser.add_argument("output_image")
-    parser.add_argument("--temperature", type=float, default=0.38)
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help="annealed-mean temperature; default: the model's own (config.json beside it), "
+        f"else {DEFAULT_TEMPERATURE}",
+    )
     parser.add_argument("--num_threads", type=int, default=None)
     args = parser.parse_args(argv)
-    if args.temperature <= 0:
+    if args.temperature is not None and args.temperature <= 0:
         parser.error(f"--temperature must be > 0. Received: {args.temperature}")
     try:
         image = np.asarray(Image.open(args.input_image).convert("RGB"))

@@ -44,17 +44,23 @@ def write_config(model_dir, config):
         json.dump(config.to_dict(), f, indent=2)
 
 
-def class_names(path):
-    """The class names recorded with a model: the config.json of its model directory, or of
+def nearest_config(path):
+    """The TrainConfig recorded with a model: the config.json of its model directory, or of
     the nearest folder above a model file (model.keras, model.tflite, or an exported
     SavedModel at EXPORT_DIR/NAME/VERSION, whose EXPORT_DIR holds one); None when there is
-    none."""
+    none. Exports carry their model's temperature and class names this way."""
     folder = os.path.normpath(path)
     for _ in range(4):
         if tf.io.gfile.exists(os.path.join(folder, CONFIG_FILE)):
-            return list(read_config(folder).model.class_names)
+            return read_config(folder)
         folder = os.path.dirname(folder)
     return None
+
+
+def class_names(path):
+    """The class names recorded with a model (`nearest_config`); None when there is none."""
+    config = nearest_config(path)
+    return None if config is None else list(config.model.class_names)
 
 
 def read_config(model_dir):

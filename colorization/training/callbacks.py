@@ -64,25 +64,31 @@ class EvaluationCallback(keras.callbacks.Callback):
         return result
 
     def on_epoch_end(self, epoch, logs=None):
-        step = int(self.model.optimizer.iterations.numpy())
+        # A Keras epoch is checkpoint_every batches; the step is the batches seen, which
+        # a skipped float16 update does not hold back (optimizer.iterations would).
+        step = (epoch + 1) * self.config.checkpoint_every
         if step % self.config.eval_every == 0 or step >= self.config.steps:
             self.run(step)
 
 
 class CheckpointCallback(keras.callbacks.Callback):
-    """Saves model, optimizer and step every Keras epoch (= checkpoint_every steps).
+    """Saves model, optimizer and the batches seen every Keras epoch (= checkpoint_every
+    batches), numbered by batches seen.
 
     tf.train.CheckpointManager writes the index file last, so a run killed mid-write leaves
     the previous checkpoint intact and `latest_checkpoint` never points at a partial one.
     """
 
-    def __init__(self, manager, learning_rate_writer=None):
+    def __init__(self, manager, batches_seen, checkpoint_every, learning_rate_writer=None):
         super().__init__()
         self.manager = manager
+        self.batches_seen = batches_seen
+        self.checkpoint_every = checkpoint_every
         self.writer = learning_rate_writer
 
     def on_epoch_end(self, epoch, logs=None):
-        step = int(self.model.optimizer.iterations.numpy())
+        step = (epoch + 1) * self.checkpoint_every
+        self.batches_seen.assign(step)
         self.manager.save(checkpoint_number=step)
         if self.writer is not None:
             optimizer = self.model.optimizer

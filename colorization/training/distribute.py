@@ -1,6 +1,8 @@
 """tf.distribute for training: the strategy for a name, which task writes files, and a
 plain training loop for multi-worker runs."""
 
+import os
+
 import keras
 import tensorflow as tf
 
@@ -30,15 +32,26 @@ def is_chief(strategy):
     )
 
 
-def distributed_loop(model, optimizer, loss, loss_weights, strategy, dataset, config, callbacks):
+def worker_dir(model_dir, strategy):
+    """The private folder of a non-chief worker: MODEL_DIR/.worker_<task id>, the same on
+    every launch of the cluster."""
+    resolver = strategy.cluster_resolver
+    return os.path.join(model_dir, f".{resolver.task_type}_{resolver.task_id}")
+
+
+def distributed_loop(
+    model, optimizer, loss, loss_weights, strategy, dataset, config, callbacks, start_step=0
+):
     """A plain strategy.run training loop for MultiWorkerMirroredStrategy.
 
     Keras 3's fit() cannot reduce scalar metrics across workers under this strategy
     (tensorflow/tensorflow#72388), so multi-worker runs step here with the same model,
-    losses, optimizer and callbacks. Each replica's loss is its local mean divided by the
-    number of replicas, so the all-reduced gradient is that of the global batch mean.
+    losses, optimizer and callbacks. A Keras `Loss` called inside a replica already divides
+    its local batch mean by the number of replicas, so the gradients summed over replicas
+    are those of the global batch mean with no further scaling, and the logged losses are
+    the sum over replicas. Steps count batches from `start_step`; the callbacks see an
+    epoch end every checkpoint_every batches, as under fit().
     """
-    replicas = strategy.num_replicas_in_sync
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
 
     def replica_step(lightness, targets):
@@ -49,7 +62,7 @@ def distributed_loop(model, optimizer, loss, loss_weights, strategy, dataset, co
             # scale_loss multiplies by the loss scale under mixed_float16 (a
             # LossScaleOptimizer, whose apply_gradients divides it out again) and is the
             # identity otherwise.
-            scaled = optimizer.scale_loss(total / replicas)
+            scaled = optimizer.scale_loss(total)
         gradients = tape.gradient(scaled, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
         return {"loss": total, **{f"{name}_loss": value for name, value in parts.items()}}
@@ -58,19 +71,21 @@ def distributed_loop(model, optimizer, loss, loss_weights, strategy, dataset, co
     def train_step(inputs):
         lightness, targets = inputs
         per_replica = strategy.run(replica_step, args=(lightness, targets))
-        return {k: strategy.reduce("MEAN", v, axis=None) for k, v in per_replica.items()}
+        return {k: strategy.reduce("SUM", v, axis=None) for k, v in per_replica.items()}
 
     for callback in callbacks:
         callback.set_model(model)
     history = {}
-    progress = keras.utils.Progbar(config.steps, stateful_metrics=["loss"])
-    step = int(optimizer.iterations.numpy())
-    while step < config.steps:
+    # Whole epochs, as fit() runs them: steps rounded up to a multiple of checkpoint_every.
+    end = -(-config.steps // config.checkpoint_every) * config.checkpoint_every
+    progress = keras.utils.Progbar(end, stateful_metrics=["loss"])
+    step = start_step
+    while step < end:
         logs = train_step(next(iterator))
-        step = int(optimizer.iterations.numpy())
+        step += 1
         logs = {k: float(v) for k, v in logs.items()}
         progress.update(step, list(logs.items()))
-        if step % config.checkpoint_every == 0 or step >= config.steps:
+        if step % config.checkpoint_every == 0:
             for key, value in logs.items():
                 history.setdefault(key, []).append(value)
             for callback in callbacks:

@@ -18,7 +18,12 @@ import tensorflow as tf
 from colorization.model import imagenet_weights, losses, model_files
 from colorization.model.network import build_model, count_flops
 from colorization.training.callbacks import CheckpointCallback, EvaluationCallback
-from colorization.training.distribute import distributed_loop, is_chief, make_strategy
+from colorization.training.distribute import (
+    distributed_loop,
+    is_chief,
+    make_strategy,
+    worker_dir,
+)
 from colorization.training.optimizer import build_optimizer
 from data_prep import pipeline, priors, sources
 
@@ -61,24 +66,6 @@ def load_or_compute_priors(config, source, model_dir, write_files):
     return result
 
 
-def _val_source(config):
-    spec = config.val_dataset or config.dataset
-    split = config.val_split
-    with_splits = [p for p in sources.split_spec(spec) if sources.has_splits(p)]
-    if with_splits:
-        # Only the parts with a held-out split are evaluated (skimage has none).
-        spec = ",".join(with_splits)
-    else:
-        split = "train"  # these sources have a single split
-    try:
-        return sources.load_source(spec, split, config.data_dir, data_root=config.data_root)
-    except sources.SourceError as e:
-        log.warning("No validation source (%s); evaluating on the training source.", e)
-        return sources.load_source(
-            config.dataset, config.train_split, config.data_dir, data_root=config.data_root
-        )
-
-
 def _model_targets(targets, model_config):
     """The targets of the model's outputs: no class target for a network without the class
     branch (Keras matches targets to outputs by structure)."""
@@ -97,22 +84,21 @@ def train(config):
     if imagenet_weights.is_pretrained_spec(config.init_from):
         pretrained = imagenet_weights.fetch_pretrained(config.init_from, config.model.backbone)
 
-    # --- Strategy and model directory (non-chief workers write to a private folder). ---
+    # --- Strategy and model directory. ---
+    # The chief writes the model directory; every other worker reads the chief's checkpoints
+    # (so a restarted cluster resumes as one) and writes its own to a private folder, which
+    # tf.distribute needs every worker to do and nobody reads.
     keras.utils.set_random_seed(config.seed)
     strategy = make_strategy(config.strategy, config.tpu)
     chief = is_chief(strategy)
-    model_dir = (
-        config.model_dir if chief else os.path.join(config.model_dir, f".worker_{os.getpid()}")
-    )
+    model_dir = config.model_dir if chief else worker_dir(config.model_dir, strategy)
     tf.io.gfile.makedirs(model_dir)
     if chief:
         model_files.write_config(model_dir, config)
 
     # --- Data sources and colour priors. ---
-    train_source = sources.load_source(
-        config.dataset, config.train_split, config.data_dir, seed=config.seed
-    )
-    val_source = _val_source(config)
+    train_source = sources.load_train_source(config)
+    val_source = sources.load_val_source(config)
     print(train_source.summary(), flush=True)
     prior = load_or_compute_priors(config, train_source, model_dir, chief)
 
@@ -136,13 +122,22 @@ def train(config):
             jit_compile=config.keras_jit_compile,
         )
         optimizer.build(model.trainable_variables)
-        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+        # The run's clock: batches trained on. Not optimizer.iterations, which a loss-scaled
+        # float16 step with non-finite gradients leaves unchanged; checkpoints, evaluations,
+        # the resume offset and the end of the run all count batches.
+        batches_seen = tf.Variable(0, dtype=tf.int64, trainable=False, name="batches_seen")
+        checkpoint = tf.train.Checkpoint(
+            model=model, optimizer=optimizer, batches_seen=batches_seen
+        )
         manager = tf.train.CheckpointManager(
             checkpoint, os.path.join(model_dir, model_files.CHECKPOINT_DIR), config.keep_checkpoints
         )
-        if manager.latest_checkpoint:
-            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-            print(f"Resumed from {manager.latest_checkpoint}", flush=True)
+        latest = tf.train.latest_checkpoint(
+            os.path.join(config.model_dir, model_files.CHECKPOINT_DIR)
+        )
+        if latest:
+            checkpoint.restore(latest).assert_existing_objects_matched()
+            print(f"Resumed from {latest}", flush=True)
         elif pretrained is not None:
             imagenet_weights.load_imagenet_weights(
                 model, config.init_from, config.model.backbone, reference=pretrained
@@ -151,7 +146,7 @@ def train(config):
             loaded, skipped = model_files.warm_start(model, config.init_from)
             print(f"Warm start from {config.init_from}: loaded {len(loaded)} layers: {loaded}")
             print(f"  not loaded ({len(skipped)}): {skipped}", flush=True)
-    step = int(optimizer.iterations.numpy())
+    step = int(batches_seen.numpy())
     print(
         f"Model: {model.count_params():,} parameters, {count_flops(model) / 1e9:.2f} GFLOPs/image "
         f"at {config.model.image_size}x{config.model.image_size}; starting at step {step}/{config.steps}",
@@ -178,8 +173,10 @@ def train(config):
     # --- Callbacks: checkpoints, TensorBoard, periodic evaluation. ---
     writer = tf.summary.create_file_writer(os.path.join(model_dir, "logs")) if chief else None
     evaluator = EvaluationCallback(config, val_data, writer, model_dir, chief)
+    # Set here too: a finished run that is started again evaluates without training.
+    evaluator.set_model(model)
     callbacks = [
-        CheckpointCallback(manager, writer),
+        CheckpointCallback(manager, batches_seen, config.checkpoint_every, writer),
         keras.callbacks.TensorBoard(
             os.path.join(model_dir, "logs"), update_freq=config.checkpoint_every
         ),
@@ -193,7 +190,7 @@ def train(config):
         # training losses and learning rate in this loop instead.
         own = [c for c in callbacks if not isinstance(c, keras.callbacks.TensorBoard)]
         history = distributed_loop(
-            model, optimizer, loss, loss_weights, strategy, train_data, config, own
+            model, optimizer, loss, loss_weights, strategy, train_data, config, own, step
         )
     elif step < config.steps:
         fit = model.fit(
@@ -206,12 +203,13 @@ def train(config):
             verbose=1 if sys.stdout.isatty() else 2,
         )
         history = {k: [float(x) for x in v] for k, v in fit.history.items()}
-    final = evaluator.last or evaluator.run(int(optimizer.iterations.numpy()))
+    final = evaluator.last or evaluator.run(int(batches_seen.numpy()))
 
     # --- Final model and summary. ---
     summary = {
         "config": config.to_dict(),
-        "steps": int(optimizer.iterations.numpy()),
+        "steps": int(batches_seen.numpy()),
+        "optimizer_updates": int(optimizer.iterations.numpy()),
         "resumed_from_step": step,
         "wall_time_s": time.time() - start,
         "parameters": int(model.count_params()),

@@ -1,0 +1,279 @@
+"""Screens a change to the training recipe: a short run, scored against a reference run.
+
+    python -m benchmarks.screen --name=base --data_root=data \
+        --init_from=mobilenet_v2:mobilenet_v2_1.0_224_quant.tflite
+    python -m benchmarks.screen --name=no_fusion --reference=base --train_flags="--fusion=false" \
+        --data_root=data --init_from=mobilenet_v2:mobilenet_v2_1.0_224_quant.tflite
+
+Every variant trains the `cpu` preset for the same short budget (--steps) from the same start
+(--init_from), with the same seed, data order and colour priors (computed once, in
+RUNS/priors.npz, unless the variant changes --mix_lambda), plus the variant's own
+--train_flags. It is then scored with the reference on the same val photos (whole photos
+through the colorize path, --per_set of each set, paired 95 % bootstrap intervals), and one
+row per variant goes to RUNS/screening.json and to the screening table of --table (between
+its `<!-- screening:start -->` and `<!-- screening:end -->` lines). Rerunning a variant
+resumes its training and replaces its row.
+
+One training at a time: two at once on a small machine each run at a fraction of their speed,
+and the table records minutes.
+"""
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+from absl import flags
+
+from colorization.core import cli
+
+FLAGS = flags.FLAGS
+
+# Every set of the documented data layout, each scored on its own val split and pooled.
+VAL_SETS = "voc_dir:voc2012_animals,voc_dir:voc_street,folder:photos/*"
+TRAIN_SET = "voc_dir:voc2012_animals,voc_dir:voc_street,folder:photos"
+TABLE_START, TABLE_END = "<!-- screening:start -->", "<!-- screening:end -->"
+HEADER = (
+    "| variant | flags | minutes | AuC − grey | rebalanced AuC − grey | colourfulness | "
+    "brown-cast share | class top-1 | rebalanced AuC − ref. [95 %] | brown-cast − ref. [95 %] |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+)
+
+
+def define_flags():
+    flags.DEFINE_string("name", None, "Name of the variant (its folder under --runs).")
+    flags.DEFINE_string("train_flags", "", "train_main.py flags of the variant.")
+    flags.DEFINE_string(
+        "reference", "", "Variant (a name under --runs) or model directory to pair with."
+    )
+    flags.DEFINE_string("runs", "runs/screen", "Folder of the screening runs.")
+    cli.define_data_root_flag()
+    flags.DEFINE_string("init_from", "imagenet", "The shared start (train_main --init_from).")
+    flags.DEFINE_integer("steps", 2000, "Training steps of every variant.", lower_bound=1)
+    flags.DEFINE_integer("seed", 0, "Seed of initialisation and data order.")
+    flags.DEFINE_string("train_dataset", TRAIN_SET, "Training data (under --data_root).")
+    flags.DEFINE_string("val_dataset", VAL_SETS, "Val sets (folder:DIR/* = one per subfolder).")
+    flags.DEFINE_integer("per_set", 60, "Val photos per set (0 = all).", lower_bound=0)
+    flags.DEFINE_integer("image_size", 224, "Size S the models colour at.", lower_bound=32)
+    flags.DEFINE_float("temperature", 0.5, "Annealed-mean temperature of every model.")
+    flags.DEFINE_integer("bootstrap", 1000, "Bootstrap resamples.", lower_bound=10)
+    flags.DEFINE_string("table", "docs/experiments.md", "Markdown file with the table.")
+    flags.mark_flags_as_required(["name"])
+
+
+def _base_flags(model_dir, priors, steps, seed, init_from, data_root, dataset):
+    return [
+        "--config=cpu",
+        f"--data_root={data_root}",
+        f"--dataset={dataset}",
+        f"--init_from={init_from}",
+        f"--model_dir={model_dir}",
+        f"--steps={steps}",
+        "--warmup_steps=100",
+        f"--eval_every={steps}",
+        "--eval_examples=64",
+        f"--seed={seed}",
+        *([f"--priors={priors}"] if priors else []),
+    ]
+
+
+def shared_priors(runs, data_root, dataset, image_size=160, mix_lambda=0.8):
+    """RUNS/priors.npz, computed once on the training photos (λ = 0.8, as the ablation)."""
+    path = os.path.join(runs, "priors.npz")
+    if not os.path.exists(path):
+        command = [
+            sys.executable,
+            "-m",
+            "data_prep.priors",
+            f"--data_root={data_root}",
+            f"--dataset={dataset}",
+            f"--image_size={image_size}",
+            f"--mix_lambda={mix_lambda}",
+            f"--output={path}",
+        ]
+        print("Computing the shared priors:", " ".join(command), flush=True)
+        subprocess.run(command, check=True)
+    return path
+
+
+def train(name, train_flags, runs, priors, steps, seed, init_from, data_root, dataset):
+    """Trains (or resumes) RUNS/NAME; returns (model_dir, minutes of this call's training)."""
+    model_dir = os.path.join(runs, name)
+    os.makedirs(model_dir, exist_ok=True)
+    extra = shlex.split(train_flags)
+    if any(f.startswith("--mix_lambda") or f.startswith("--priors") for f in extra):
+        priors = None  # the variant's own priors
+    command = [
+        sys.executable,
+        "train_main.py",
+        *_base_flags(model_dir, priors, steps, seed, init_from, data_root, dataset),
+        *extra,
+    ]
+    print("Training:", " ".join(command), flush=True)
+    start = time.time()
+    with open(os.path.join(model_dir, "train.log"), "a") as log:
+        result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
+    minutes = (time.time() - start) / 60
+    if result.returncode != 0:
+        raise cli.CommandError(f"training {name} failed; see {model_dir}/train.log")
+    return model_dir, minutes
+
+
+def score(models, output_dir, val_dataset, data_root, per_set, image_size, temperature, bootstrap):
+    """The full evaluation protocol on `models` [(name, path)]; returns metrics.json's dict."""
+    from colorization.evaluation.command import EvalConfig, run_full
+
+    config = EvalConfig(
+        models=tuple(models),
+        output_dir=output_dir,
+        dataset=val_dataset,
+        split="val",
+        data_root=data_root,
+        image_size=image_size,
+        temperature=temperature,
+        max_examples=per_set,
+        report_images=4,
+        num_bootstrap=bootstrap,
+    )
+    return run_full(config)
+
+
+def _interval(value, bounds, scale=1.0):
+    return f"{scale * value:+.2f} [{scale * bounds[0]:+.2f}, {scale * bounds[1]:+.2f}]"
+
+
+def summary_row(name, flags_text, minutes, result, reference=None):
+    """The variant's figures: pooled (and per set), against grey and the reference."""
+    pooled = result["all"]
+    row = {
+        "variant": name,
+        "flags": flags_text,
+        "minutes": round(minutes, 1),
+        "num_images": pooled["num_images"],
+        "pooled": {},
+        "per_set": {},
+    }
+
+    def figures(summary):
+        m = summary["metrics"][name]
+        d = summary["differences"][f"{name} - grey"]
+        out = {
+            "auc_minus_grey": d["auc"],
+            "rebalanced_auc_minus_grey": d["rebalanced_auc"],
+            "colorfulness_ratio": m["colorfulness_ratio"],
+            "sepia_share": m["sepia_share"],
+            "top1": summary["class"][name].get("top1_accuracy"),
+        }
+        if reference:
+            key = f"{name} - {reference}"
+            out["minus_reference"] = summary["differences"][key]
+            out["minus_reference_interval"] = summary["interval"]["differences"][key]
+        return out
+
+    row["pooled"] = figures(pooled)
+    for set_name, summary in result["per_set"].items():
+        row["per_set"][set_name] = figures(summary)
+    return row
+
+
+def markdown_row(row):
+    p = row["pooled"]
+    versus = "—", "—"
+    if "minus_reference" in p:
+        d, iv = p["minus_reference"], p["minus_reference_interval"]
+        versus = (
+            _interval(d["rebalanced_auc"], iv["rebalanced_auc"]),
+            _interval(d["sepia_share"], iv["sepia_share"]),
+        )
+    top1 = "—" if p["top1"] is None else f"{p['top1']:.1f} %"
+    return (
+        f"| {row['variant']} | `{row['flags'] or '(base)'}` | {row['minutes']:.0f} | "
+        f"{p['auc_minus_grey']:+.2f} | {p['rebalanced_auc_minus_grey']:+.2f} | "
+        f"{100 * p['colorfulness_ratio']:.0f} % | {p['sepia_share']:.1f} % | {top1} | "
+        f"{versus[0]} | {versus[1]} |"
+    )
+
+
+def update_table(path, rows):
+    """Rewrites the screening table of the Markdown file at `path` from `rows`."""
+    text = open(path).read() if os.path.exists(path) else ""
+    table = "\n".join([TABLE_START, *HEADER, *(markdown_row(r) for r in rows), TABLE_END])
+    if TABLE_START in text and TABLE_END in text:
+        before = text[: text.index(TABLE_START)]
+        after = text[text.index(TABLE_END) + len(TABLE_END) :]
+        text = before + table + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + table + "\n"
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def main(argv):
+    del argv
+    if FLAGS.temperature <= 0:
+        raise cli.CommandError(f"--temperature must be > 0. Received: {FLAGS.temperature}")
+    try:
+        shlex.split(FLAGS.train_flags)
+    except ValueError as e:
+        raise cli.CommandError(f"--train_flags={FLAGS.train_flags!r}: {e}") from None
+    reference_path = ""
+    if FLAGS.reference:
+        reference_path = (
+            FLAGS.reference
+            if os.path.isdir(FLAGS.reference)
+            else os.path.join(FLAGS.runs, FLAGS.reference)
+        )
+        if not os.path.exists(os.path.join(reference_path, "model.keras")):
+            raise cli.CommandError(
+                f"--reference={FLAGS.reference!r}: no trained model at {reference_path}."
+            )
+    os.makedirs(FLAGS.runs, exist_ok=True)
+    priors = shared_priors(FLAGS.runs, FLAGS.data_root, FLAGS.train_dataset)
+    model_dir, minutes = train(
+        FLAGS.name,
+        FLAGS.train_flags,
+        FLAGS.runs,
+        priors,
+        FLAGS.steps,
+        FLAGS.seed,
+        FLAGS.init_from,
+        FLAGS.data_root,
+        FLAGS.train_dataset,
+    )
+    # A resumed run reports the wall time of the whole training (summary.json).
+    with open(os.path.join(model_dir, "summary.json")) as f:
+        summary = json.load(f)
+    minutes = max(minutes, summary.get("wall_time_s", 0) / 60)
+    reference_name = "reference" if FLAGS.reference else None
+    models = [(FLAGS.name, model_dir)] + (
+        [(reference_name, reference_path)] if reference_name else []
+    )
+    result = score(
+        models,
+        os.path.join(model_dir, "eval"),
+        FLAGS.val_dataset,
+        FLAGS.data_root,
+        FLAGS.per_set,
+        FLAGS.image_size,
+        FLAGS.temperature,
+        FLAGS.bootstrap,
+    )
+    row = summary_row(FLAGS.name, FLAGS.train_flags, minutes, result, reference_name)
+    row["reference"] = FLAGS.reference
+    row["seed"] = FLAGS.seed
+    row["steps"] = FLAGS.steps
+    results_path = os.path.join(FLAGS.runs, "screening.json")
+    rows = json.load(open(results_path)) if os.path.exists(results_path) else []
+    rows = [r for r in rows if r["variant"] != FLAGS.name] + [row]
+    with open(results_path, "w") as f:
+        json.dump(rows, f, indent=2)
+    update_table(FLAGS.table, rows)
+    print(markdown_row(row))
+    print(f"Wrote {results_path} and the table in {FLAGS.table}")
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run(main, define_flags)

@@ -1,0 +1,259 @@
+"""Every shell command that README.md and docs/*.md show for a project command runs as
+written, in a working folder with a tiny `data/` tree in the documented layout.
+
+The commands are read from the ```bash blocks of the documents. Only sizes (steps, image
+sizes, batch and photo counts) and locations are rewritten: the ImageNet MobileNetV2 start
+becomes a generated TFLite classifier of the same layout (no network here), the shipped
+colorizer is found in this checkout, and the one command that writes into the package
+(`export.ship`) writes into the working folder instead. Commands that need what a test
+cannot have are listed in SKIPPED with the reason, and a command that is neither run nor
+listed fails the test, so a new document cannot add an untested command.
+"""
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import skimage.data
+from PIL import Image
+
+from colorization.inference import Colorizer
+from data_prep import sources
+from tests.helpers import ROOT, photo, small_vocdevkit, write_vocdevkit
+
+pytestmark = pytest.mark.slow
+
+# In the order a reader meets them; later documents use runs that earlier ones made.
+DOCUMENTS = (
+    "README.md",
+    "docs/training.md",
+    "docs/experiments.md",
+    "docs/model_card.md",
+    "docs/deployment.md",
+    "docs/performance.md",
+)
+PROJECT_COMMAND = re.compile(
+    r"\bpython3? +(-m +(colorization|export|data_prep|benchmarks)\b|train_main\.py"
+    r"|export/|colorization/)"
+)
+# (pattern in the command, why it is not run here)
+SKIPPED = (
+    (r"\bdocker\b", "needs a Docker engine and the tensorflow/serving image"),
+    (r"serving_client\.py", "talks to a running TF Serving (tests/test_export.py covers it)"),
+    (r"--strategy=mirrored|\[gpu\]", "the paper preset on GPUs"),
+    (r"--config=smoke\|cpu", "a template listing the presets, not a command"),
+    (r"-m pytest", "the test suite itself"),
+    (r"-m colorization\.demo", "serves until stopped (tests/test_demo.py drives the page)"),
+    (r"-m benchmarks\.run", "the whole benchmark suite, minutes on 2 cores"),
+)
+# Appended to every training command (absl keeps the last value of a flag).
+TRAIN_SIZES = (
+    "--steps=2 --warmup_steps=0 --checkpoint_every=1 --eval_every=2 --eval_examples=4 "
+    "--batch_size=2 --image_size=64"
+)
+SIZE_FLAGS = {
+    "image_size": "64",
+    "steps": "2",
+    "warmup_steps": "0",
+    "eval_every": "2",
+    "eval_examples": "4",
+    "batch_size": "2",
+    "max_examples": "6",
+    "calibration_images": "4",
+    "repeats": "1",
+    "images": "4",
+}
+
+
+def shell_blocks(path):
+    """The ```bash blocks of a Markdown file, each as a list of logical lines (backslash
+    continuations joined)."""
+    blocks, current, fenced = [], None, False
+    for line in (ROOT / path).read_text().splitlines():
+        if line.startswith("```"):
+            if fenced:
+                if current is not None:
+                    blocks.append(current)
+                current, fenced = None, False
+            else:
+                fenced = True
+                current = [] if line.strip() in ("```bash", "```sh", "```shell") else None
+            continue
+        if fenced and current is not None:
+            if current and current[-1].endswith("\\"):
+                current[-1] = current[-1][:-1].rstrip() + " " + line.strip()
+            else:
+                current.append(line.strip())
+    return [[line for line in block if line and not line.startswith("#")] for block in blocks]
+
+
+def skip_reason(line):
+    for pattern, reason in SKIPPED:
+        if re.search(pattern, line):
+            return reason
+    return None
+
+
+def rewrite(line, tflite):
+    """The documented line at test sizes and locations."""
+    line = line.split(" # ")[0].strip()
+    line = re.sub(r"\[(--[^\]]+)\]", r"\1", line)  # optional flags shown in brackets
+    # Set-up steps (a venv, pip installs): the test runs in the environment the suite
+    # itself was installed in.
+    steps = [part.strip() for part in line.split("&&")]
+    setup = re.compile(r"^(python3? -m venv |\. \.venv/bin/activate$|pip install )")
+    line = " && ".join(part for part in steps if not setup.match(part))
+    for flag, value in SIZE_FLAGS.items():
+        line = re.sub(rf"--{flag}=[0-9.]+", f"--{flag}={value}", line)
+    line = line.replace("mobilenet_v2:mobilenet_v2_1.0_224_quant.tflite", f"mobilenet_v2:{tflite}")
+    line = re.sub(
+        r"(?<![\w/])colorization/pretrained\b", str(ROOT / "colorization/pretrained"), line
+    )
+    line = re.sub(
+        r"\bpython3? +train_main\.py",
+        f"{shlex.quote(sys.executable)} {ROOT / 'train_main.py'}",
+        line,
+    )
+    line = re.sub(r"\bpython3? +-m ", f"{shlex.quote(sys.executable)} -m ", line)
+    line = re.sub(
+        r"\bpython3? +colorization/", f"{shlex.quote(sys.executable)} {ROOT}/colorization/", line
+    )
+    if "train_main.py" in line and "--helpfull" not in line:
+        if "--config=cpu " in line + " " and "--init_from" not in line:
+            line += f" --init_from=mobilenet_v2:{tflite}"
+        line += " " + TRAIN_SIZES
+    if "-m data_prep.priors" in line:
+        line += " --max_images=8"
+    if "-m export.ship" in line:
+        line += " --output_dir=shipped"
+    if "-m export " in line + " " and "--tflite_variants" not in line:
+        # One TFLite variant, the one the documents go on to use, is enough to show the
+        # command works (tests/test_export.py checks every variant).
+        line += " --tflite_variants=float16"
+    if re.search(r"--help(full|short)?\b", line):
+        # absl prints the help and exits with status 1.
+        line = f"{{ {line}; }} > help.txt || grep -q -- --model_dir help.txt"
+    return line
+
+
+def _named_photos(folder, count, start=0):
+    """`count` photos in `folder`, at least two of them in the folder's val split."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [f"p{start}_{i:03d}.jpg" for i in range(400)]
+    val = [n for n in names if sources.folder_split_of(n) == "val"][:2]
+    train = [n for n in names if sources.folder_split_of(n) == "train"][: count - 2]
+    for i, name in enumerate(val + train):
+        Image.fromarray(photo(start + i, 48, 64)).save(folder / name, quality=95)
+
+
+def documented_data(root):
+    """data/ as README.md describes it: two VOCdevkits and photos/<source>/<class>/."""
+    data = root / "data"
+    small_vocdevkit(data / "voc2012_animals", count=8)
+    street = {
+        f"street_{i:03d}": (photo(300 + i, 48, 64), [(("car", "person")[i % 2], (2, 2, 60, 44))])
+        for i in range(6)
+    }
+    ids = list(street)
+    write_vocdevkit(
+        data / "voc_street", street, {"train": ids[:4], "val": ids[4:], "trainval": ids}
+    )
+    for index, folder in enumerate(
+        ("imagenette/english_springer", "human_seg/flat", "flowers/rose")
+    ):
+        _named_photos(data / "photos" / folder, 5, start=50 * index)
+    # The photos the colorize and TFLite commands are shown on.
+    Image.fromarray(photo(900, 40, 56)).save(root / "old_photo.jpg")
+    Image.fromarray(photo(901, 40, 56)).save(root / "photo.jpg")
+    (root / "album").mkdir()
+    for i in range(2):
+        Image.fromarray(photo(910 + i, 36, 52)).save(root / "album" / f"a{i}.png")
+
+
+def documented_lines():
+    """[(document, block index, line)] of every line that runs a project command, with the
+    variable definitions (NAME="...") that a block's later lines use."""
+    found = []
+    for document in DOCUMENTS:
+        for index, block in enumerate(shell_blocks(document)):
+            for line in block:
+                if PROJECT_COMMAND.search(line) or re.match(r"^[A-Z_]+=", line):
+                    found.append((document, index, line))
+    return found
+
+
+def test_the_documents_show_the_commands_this_test_knows():
+    lines = [line for _, _, line in documented_lines()]
+    assert any("train_main.py --config=cpu --data_root=data" in line for line in lines)
+    assert any("-m colorization.evaluate" in line for line in lines)
+    assert any("-m export " in line + " " for line in lines)
+    # The parser sees continuation lines as one command.
+    joined = [line for line in lines if line.startswith("COMMON=")]
+    assert joined and "--seed=0" in joined[0]
+
+
+def test_documented_commands_run_as_written(tmp_path, mobilenet_tflite):
+    tflite, _ = mobilenet_tflite
+    documented_data(tmp_path)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
+    ran, skipped, failures = [], [], []
+    scripts = {}
+    for document, index, line in documented_lines():
+        reason = skip_reason(line)
+        if reason:
+            skipped.append((document, line, reason))
+            continue
+        scripts.setdefault((document, index), []).append(rewrite(line, tflite))
+    # Each document runs in its own folder (its exports and evaluations are its own); the
+    # data, the photos and runs/ are shared, as on a reader's machine.
+    (tmp_path / "runs").mkdir()
+    shared = ("data", "runs", "old_photo.jpg", "photo.jpg", "album")
+    for (document, index), lines in scripts.items():
+        folder = tmp_path / document.replace("/", "_").replace(".md", "")
+        if not folder.exists():
+            folder.mkdir()
+            for name in shared:
+                (folder / name).symlink_to(tmp_path / name)
+        script = "set -euo pipefail\n" + "\n".join(lines) + "\n"
+        result = subprocess.run(
+            ["bash", "-c", script], cwd=folder, env=env, capture_output=True, text=True
+        )
+        ran.extend(lines)
+        if result.returncode != 0:
+            failures.append(f"{document} block {index}:\n{script}\n{result.stderr[-3000:]}")
+    print(f"ran {len(ran)} command lines; skipped {len(skipped)}:")
+    for document, line, reason in skipped:
+        print(f"  {document}: {line[:70]} -- {reason}")
+    assert not failures, "\n\n".join(failures)
+    # What the commands were to make is there.
+    for made in (
+        "runs/smoke/model.keras",
+        "runs/cpu/model.keras",
+        "runs/cpu_scratch/model.keras",
+        "runs/abl_c/summary.json",
+        "runs/lambda08/model.keras",
+        "README/exported/saved_model/colorizer/1/saved_model.pb",
+        "README/out/old_photo.png",
+        "docs_experiments/eval/ablation/metrics.json",
+        "docs_model_card/shipped/model.keras",
+        "docs_deployment/exported_cpu/tflite/colorizer_float16.tflite",
+        "docs_deployment/out.png",
+    ):
+        assert (tmp_path / made).exists(), made
+    assert len(skipped) >= 5 and len(ran) >= 20
+    # README's export of the shipped colorizer needs no checkpoint, and its SavedModel and
+    # float16 TFLite graph colour a photo as the shipped Keras model does.
+    chelsea = skimage.data.chelsea()
+    expected = Colorizer().colorize(chelsea).astype(np.float64)
+    exported = tmp_path / "README" / "exported"
+    for path in (
+        exported / "saved_model/colorizer/1",
+        exported / "tflite/colorizer_float16.tflite",
+    ):
+        got = Colorizer(str(path)).colorize(chelsea).astype(np.float64)
+        psnr = 10 * np.log10(255.0**2 / max(((got - expected) ** 2).mean(), 1e-10))
+        assert psnr > 40.0, (path, psnr)

@@ -1,0 +1,55 @@
+"""benchmarks/screen.py: the rows it writes from an evaluation and the table it keeps."""
+
+import pytest
+
+from benchmarks import screen
+
+
+def _summary(name, rebalanced, sepia, reference=True):
+    metrics = {
+        "auc": 1.0,
+        "rebalanced_auc": rebalanced,
+        "colorfulness_ratio": 0.8,
+        "sepia_share": sepia,
+    }
+    out = {
+        "num_images": 10,
+        "metrics": {name: metrics, "grey": {}},
+        "differences": {f"{name} - grey": {"auc": 0.5, "rebalanced_auc": rebalanced - 60}},
+        "interval": {"differences": {}},
+        "class": {name: {"num_labelled": 4, "top1_accuracy": 75.0}},
+    }
+    if reference:
+        out["differences"][f"{name} - reference"] = {"rebalanced_auc": 0.3, "sepia_share": -2.0}
+        out["interval"]["differences"][f"{name} - reference"] = {
+            "rebalanced_auc": [0.1, 0.5],
+            "sepia_share": [-4.0, 0.5],
+        }
+    return out
+
+
+def test_rows_and_table_from_an_evaluation(tmp_path):
+    result = {
+        "all": _summary("lever", 66.0, 12.5),
+        "per_set": {"folder:x": _summary("lever", 64.0, 20.0)},
+    }
+    row = screen.summary_row("lever", "--fusion=false", 9.2, result, "reference")
+    assert row["pooled"]["rebalanced_auc_minus_grey"] == pytest.approx(6.0)
+    assert row["per_set"]["folder:x"]["sepia_share"] == 20.0
+    text = screen.markdown_row(row)
+    assert text.startswith(
+        "| lever | `--fusion=false` | 9 | +0.50 | +6.00 | 80 % | 12.5 % | 75.0 % |"
+    )
+    assert "+0.30 [+0.10, +0.50]" in text and "-2.00 [-4.00, +0.50]" in text
+    doc = tmp_path / "experiments.md"
+    doc.write_text("# Experiments\n\nBefore.\n")
+    screen.update_table(str(doc), [row])
+    screen.update_table(str(doc), [row, {**row, "variant": "other"}])
+    written = doc.read_text()
+    # The table is replaced in place, not appended twice; the text around it stays.
+    assert written.count(screen.TABLE_START) == 1 and written.startswith("# Experiments\n\nBefore.")
+    assert written.count("| lever |") == 1 and written.count("| other |") == 1
+    base = screen.summary_row(
+        "base", "", 8.0, {"all": _summary("base", 65, 15, False), "per_set": {}}
+    )
+    assert screen.markdown_row(base).endswith("| — | — |")
