@@ -52,6 +52,14 @@ def define_flags():
     cli.define_data_root_flag()
     flags.DEFINE_string("init_from", "imagenet", "The shared start (train_main --init_from).")
     flags.DEFINE_integer("steps", 2000, "Training steps of every variant.", lower_bound=1)
+    flags.DEFINE_integer("warmup_steps", 100, "Warm-up steps of every variant.", lower_bound=0)
+    flags.DEFINE_integer("batch_size", 16, "Batch size of every variant.", lower_bound=1)
+    flags.DEFINE_integer(
+        "checkpoint_every", 100, "Steps between checkpoints (a divisor of --steps).", lower_bound=1
+    )
+    flags.DEFINE_integer(
+        "train_image_size", 0, "Training crop size S; 0 = the cpu preset's (160).", lower_bound=0
+    )
     flags.DEFINE_integer("seed", 0, "Seed of initialisation and data order.")
     flags.DEFINE_string("train_dataset", TRAIN_SET, "Training data (under --data_root).")
     flags.DEFINE_string("val_dataset", VAL_SETS, "Val sets (folder:DIR/* = one per subfolder).")
@@ -64,6 +72,7 @@ def define_flags():
 
 
 def _base_flags(model_dir, priors, steps, seed, init_from, data_root, dataset):
+    """train_main.py flags shared by every variant (the schedule flags of this command)."""
     return [
         "--config=cpu",
         f"--data_root={data_root}",
@@ -71,10 +80,13 @@ def _base_flags(model_dir, priors, steps, seed, init_from, data_root, dataset):
         f"--init_from={init_from}",
         f"--model_dir={model_dir}",
         f"--steps={steps}",
-        "--warmup_steps=100",
+        f"--warmup_steps={FLAGS.warmup_steps}",
+        f"--batch_size={FLAGS.batch_size}",
+        f"--checkpoint_every={FLAGS.checkpoint_every}",
         f"--eval_every={steps}",
         "--eval_examples=64",
         f"--seed={seed}",
+        *([f"--image_size={FLAGS.train_image_size}"] if FLAGS.train_image_size else []),
         *([f"--priors={priors}"] if priors else []),
     ]
 
@@ -107,7 +119,8 @@ def train(name, train_flags, runs, priors, steps, seed, init_from, data_root, da
         priors = None  # the variant's own priors
     command = [
         sys.executable,
-        "train_main.py",
+        "-m",
+        "train_main",
         *_base_flags(model_dir, priors, steps, seed, init_from, data_root, dataset),
         *extra,
     ]
@@ -206,6 +219,7 @@ def update_table(path, rows):
         text = before + table + after
     else:
         text = text.rstrip("\n") + "\n\n" + table + "\n"
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "w") as f:
         f.write(text)
 
@@ -230,7 +244,9 @@ def main(argv):
                 f"--reference={FLAGS.reference!r}: no trained model at {reference_path}."
             )
     os.makedirs(FLAGS.runs, exist_ok=True)
-    priors = shared_priors(FLAGS.runs, FLAGS.data_root, FLAGS.train_dataset)
+    priors = shared_priors(
+        FLAGS.runs, FLAGS.data_root, FLAGS.train_dataset, FLAGS.train_image_size or 160
+    )
     model_dir, minutes = train(
         FLAGS.name,
         FLAGS.train_flags,

@@ -23,9 +23,12 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from colorization.core import bins, color
+from colorization.core import bins, color, hints
 from colorization.core.config import ENCODINGS, check_image_size
 from data_prep import sources
+
+# Added to the run's seed for the hint simulation, so that hints and crops draw apart.
+_HINT_SEED_OFFSET = 7919
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +50,9 @@ class PipelineConfig:
       min_crop_area: smallest fraction of the image a training crop covers.
       drop_grey: remove grey photos when the source was not audited for them.
       with_rgb: also yield the S x S RGB ground truth (for evaluation).
+      hints: also yield "hints" (S, S, 3): simulated from the crop's true colours when
+        training (colorization.core.hints.simulate_hints, seeded per example), all zero
+        otherwise (automatic colour).
     """
 
     image_size: int = 224
@@ -63,6 +69,7 @@ class PipelineConfig:
     min_crop_area: float = 0.25
     drop_grey: bool = True
     with_rgb: bool = False
+    hints: bool = False
 
     def __post_init__(self):
         check_image_size(self.image_size)
@@ -172,6 +179,14 @@ def make_example(element, index, config, bin_weights):
     features = {"L": color.rgb_to_lightness(rgb)}
     if config.with_rgb:
         features["rgb"] = rgb
+    if config.hints and config.training:
+        # Its own stream of the example's seed, apart from the crop's.
+        seed = tf.stack(
+            [tf.constant(config.seed, tf.int64) + _HINT_SEED_OFFSET, tf.cast(index, tf.int64)]
+        )
+        features["hints"] = hints.simulate_hints(color.rgb_to_lab(rgb)[..., 1:], seed)
+    elif config.hints:
+        features["hints"] = tf.zeros([config.image_size, config.image_size, hints.HINT_CHANNELS])
     targets = {
         "color_logits": color_target(rgb, config, bin_weights),
         "class_logits": element["labels"] if config.multi_label else element["label"],

@@ -10,6 +10,7 @@ cannot have are listed in SKIPPED with the reason, and a command that is neither
 listed fails the test, so a new document cannot add an untested command.
 """
 
+import json
 import os
 import re
 import shlex
@@ -66,6 +67,7 @@ SIZE_FLAGS = {
     "calibration_images": "4",
     "repeats": "1",
     "images": "4",
+    "bootstrap": "20",
 }
 
 
@@ -128,16 +130,74 @@ def rewrite(line, tflite):
         line += " " + TRAIN_SIZES
     if "-m data_prep.priors" in line:
         line += " --max_images=8"
+    if "-m colorization.evaluate" in line:
+        line += " --max_examples=2 --bootstrap=20 --report_images=1"
+    if "-m benchmarks.screen" in line:
+        line += (
+            " --steps=2 --warmup_steps=0 --checkpoint_every=1 --batch_size=2 --per_set=1"
+            " --train_image_size=64 --image_size=64 --bootstrap=20"
+        )
     if "-m export.ship" in line:
         line += " --output_dir=shipped"
     if "-m export " in line + " " and "--tflite_variants" not in line:
         # One TFLite variant, the one the documents go on to use, is enough to show the
         # command works (tests/test_export.py checks every variant).
         line += " --tflite_variants=float16"
-    if re.search(r"--help(full|short)?\b", line):
-        # absl prints the help and exits with status 1.
-        line = f"{{ {line}; }} > help.txt || grep -q -- --model_dir help.txt"
     return line
+
+
+# Runs the command lines in one fresh interpreter that imports what the commands share once,
+# then runs each command (`python -m MODULE ...` or `python SCRIPT ...`) as __main__ in a
+# forked child, with the shell's variable assignments (NAME="...") expanded: a command costs
+# its own work, not another TensorFlow import. Prints one JSON line per command.
+_DRIVER = r"""
+import json, os, re, runpy, shlex, sys, time
+import keras, tensorflow
+from absl import app, flags
+variables = {}
+for line in json.load(open(sys.argv[1])):
+    assignment = re.match(r"^([A-Z_]+)=(.*)$", line)
+    if assignment:
+        variables[assignment[1]] = shlex.split(assignment[2])[0]
+        continue
+    line = re.sub(r"\$([A-Z_]+)", lambda m: variables[m[1]], line)
+    argv = shlex.split(line)[1:]
+    read, write = os.pipe()
+    start = time.time()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        os.dup2(write, 1)
+        os.dup2(write, 2)
+        sys.stdout = sys.stderr = os.fdopen(1, "w", buffering=1)
+        status = 70
+        try:
+            if argv[0] == "-m":
+                sys.argv = [argv[1], *argv[2:]]
+                runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+            else:
+                sys.argv = argv
+                sys.path.insert(0, os.path.dirname(argv[0]))
+                runpy.run_path(argv[0], run_name="__main__")
+            status = 0
+        except SystemExit as e:
+            status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        except BaseException:
+            import traceback
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            os._exit(status)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        output = pipe.read()
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    # absl prints --help and exits with 1.
+    if code == 1 and re.search(r"--help(full|short)?\b", line) and "--model_dir" in output:
+        code = 0
+    report = {"line": line, "code": code, "seconds": time.time() - start}
+    print(json.dumps({**report, "output": output[-3000:]}), flush=True)
+"""
 
 
 def _named_photos(folder, count, start=0):
@@ -200,32 +260,38 @@ def test_documented_commands_run_as_written(tmp_path, mobilenet_tflite):
     tflite, _ = mobilenet_tflite
     documented_data(tmp_path)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
-    ran, skipped, failures = [], [], []
-    scripts = {}
-    for document, index, line in documented_lines():
+    # One working folder, as on a reader's machine; a command shown twice (the same export
+    # in README.md and docs/deployment.md) runs once, in the documents' order.
+    skipped, lines = [], []
+    for document, _, line in documented_lines():
         reason = skip_reason(line)
         if reason:
             skipped.append((document, line, reason))
             continue
-        scripts.setdefault((document, index), []).append(rewrite(line, tflite))
-    # Each document runs in its own folder (its exports and evaluations are its own); the
-    # data, the photos and runs/ are shared, as on a reader's machine.
-    (tmp_path / "runs").mkdir()
-    shared = ("data", "runs", "old_photo.jpg", "photo.jpg", "album")
-    for (document, index), lines in scripts.items():
-        folder = tmp_path / document.replace("/", "_").replace(".md", "")
-        if not folder.exists():
-            folder.mkdir()
-            for name in shared:
-                (folder / name).symlink_to(tmp_path / name)
-        script = "set -euo pipefail\n" + "\n".join(lines) + "\n"
-        result = subprocess.run(
-            ["bash", "-c", script], cwd=folder, env=env, capture_output=True, text=True
-        )
-        ran.extend(lines)
-        if result.returncode != 0:
-            failures.append(f"{document} block {index}:\n{script}\n{result.stderr[-3000:]}")
+        line = rewrite(line, tflite)
+        if re.match(r"^[A-Z_]+=", line) or line not in lines:
+            lines.append(line)
+    (tmp_path / "commands.json").write_text(json.dumps(lines))
+    result = subprocess.run(
+        [sys.executable, "-c", _DRIVER, "commands.json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    reports = [json.loads(out) for out in result.stdout.splitlines() if out.startswith("{")]
+    ran = [report["line"] for report in reports]
+    failures = [
+        f"{report['line']}\nexit {report['code']}:\n{report['output']}"
+        for report in reports
+        if report["code"] != 0
+    ]
+    commands = [line for line in lines if not re.match(r"^[A-Z_]+=", line)]
+    if result.returncode != 0 or len(ran) != len(commands):
+        failures.append(f"the driver stopped ({result.returncode}):\n{result.stderr[-3000:]}")
     print(f"ran {len(ran)} command lines; skipped {len(skipped)}:")
+    for report in sorted(reports, key=lambda r: -r["seconds"])[:8]:
+        print(f"  {report['seconds']:6.1f} s  {report['line'][:110]}")
     for document, line, reason in skipped:
         print(f"  {document}: {line[:70]} -- {reason}")
     assert not failures, "\n\n".join(failures)
@@ -236,12 +302,13 @@ def test_documented_commands_run_as_written(tmp_path, mobilenet_tflite):
         "runs/cpu_scratch/model.keras",
         "runs/abl_c/summary.json",
         "runs/lambda08/model.keras",
-        "README/exported/saved_model/colorizer/1/saved_model.pb",
-        "README/out/old_photo.png",
-        "docs_experiments/eval/ablation/metrics.json",
-        "docs_model_card/shipped/model.keras",
-        "docs_deployment/exported_cpu/tflite/colorizer_float16.tflite",
-        "docs_deployment/out.png",
+        "exported/saved_model/colorizer/1/saved_model.pb",
+        "out/old_photo.png",
+        "eval/ablation/metrics.json",
+        "shipped/model.keras",
+        "exported_cpu/tflite/colorizer_float16.tflite",
+        "out.png",
+        "runs/screen/no_fusion/eval/metrics.json",
     ):
         assert (tmp_path / made).exists(), made
     assert len(skipped) >= 5 and len(ran) >= 20
@@ -249,7 +316,7 @@ def test_documented_commands_run_as_written(tmp_path, mobilenet_tflite):
     # float16 TFLite graph colour a photo as the shipped Keras model does.
     chelsea = skimage.data.chelsea()
     expected = Colorizer().colorize(chelsea).astype(np.float64)
-    exported = tmp_path / "README" / "exported"
+    exported = tmp_path / "exported"
     for path in (
         exported / "saved_model/colorizer/1",
         exported / "tflite/colorizer_float16.tflite",

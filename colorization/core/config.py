@@ -110,6 +110,10 @@ class ModelConfig:
         layout, scaled by width_multiplier) or "mobilenet_v2" (ImageNet MobileNetV2 at width
         1.0; width_multiplier then scales the colour path and class branch only).
       freeze_backbone: keep the trunk's weights fixed (mobilenet_v2).
+      hints: a second input "hints" (S x S x 3: ab and mask of user colour points,
+        colorization.core.hints) that enters the colour path at S/4, S/8 and S/16 through
+        layers that start at zero and have no bias: with no hint the network colours as
+        it would without the input.
     """
 
     image_size: int = 224
@@ -125,6 +129,7 @@ class ModelConfig:
     sync_batch_norm: bool = False
     backbone: str = "vgg16"
     freeze_backbone: bool = False
+    hints: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "fc_units", check_fc_units(self.fc_units))

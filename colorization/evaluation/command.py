@@ -71,6 +71,7 @@ class EvalConfig:
     batch_size: int | None = None
     max_examples: int = 0
     report_images: int = 8
+    hint_counts: tuple = ()
     num_bootstrap: int = 1000
 
     def __post_init__(self):
@@ -107,6 +108,11 @@ class EvalConfig:
             raise ValueError(f"batch_size must be >= 1. Received: {self.batch_size}")
         if self.num_bootstrap < 10:
             raise ValueError(f"bootstrap must be >= 10. Received: {self.num_bootstrap}")
+        if any(n < 0 for n in self.hint_counts) or (self.hint_counts and self.protocol != "full"):
+            raise ValueError(
+                "hint_counts must be counts >= 0, with --protocol=full. Received: "
+                f"{list(self.hint_counts)} (protocol {self.protocol})"
+            )
 
 
 def parse_models(items, default):
@@ -168,6 +174,13 @@ def define_flags():
     flags.DEFINE_integer("max_examples", 0, "Evaluate at most this many photos per set (0 = all).")
     flags.DEFINE_integer("report_images", 8, "Photos per set in the contact sheet.")
     flags.DEFINE_integer("batch_size", None, "Crop protocol: batch size (default 16).")
+    flags.DEFINE_list(
+        "hint_counts",
+        [],
+        "Full protocol, models that take colour hints: also score each with N hints per photo "
+        "for every N listed (e.g. 0,1,2,5,10,20), drawn from the truth with a seed fixed per "
+        "photo and N, as methods NAME+Nh.",
+    )
     flags.mark_flags_as_required(["output_dir"])
 
 
@@ -270,13 +283,14 @@ def run_crop(config):
     from colorization.core.config import VOC_CLASSES
     from colorization.evaluation import crops
     from colorization.model import model_files
+    from colorization.model.network import input_size
     from data_prep import pipeline, priors, sources
 
     models, configs = {}, {}
     for name, path in config.models:
         models[name], configs[name] = model_files.load_model_dir(path)
     first = next(iter(models.values()))
-    size = config.image_size or first.input_shape[1]
+    size = config.image_size or input_size(first)
     train_config = next(iter(configs.values()))
     spec = config.dataset or (
         train_config.val_dataset or train_config.dataset if train_config else None
@@ -293,9 +307,9 @@ def run_crop(config):
     )
     data = pipeline.build_dataset(source, eval_config, priors.uniform_priors().weights)
     for name, model in models.items():
-        if model.input_shape[1] != size:
+        if input_size(model) != size:
             raise cli.CommandError(
-                f"Model {name} takes {model.input_shape[1]} px; evaluating at {size} needs the same size."
+                f"Model {name} takes {input_size(model)} px; evaluating at {size} needs the same size."
             )
     temperature = DEFAULT_TEMPERATURE if config.temperature is None else config.temperature
     result = crops.evaluate_models(
@@ -411,6 +425,31 @@ def format_pair_table(summaries, pairs):
     return lines
 
 
+def hinted_colorize(colorizer, count):
+    """colorize_batch of `colorizer` given `count` hints per photo, drawn from the photo's
+    own colours (colorization.core.hints.random_hints) at the network's size, with a seed
+    made of the photo's content and `count`: every model sees the same points."""
+    import zlib
+
+    import tensorflow as tf
+
+    from colorization.core import color
+    from colorization.core import hints as hint_maps
+
+    size = colorizer.image_size
+
+    def colorize(images):
+        maps = []
+        for image in images:
+            rgb = tf.image.resize(tf.cast(image, tf.float32) / 255.0, [size, size], "area")
+            ab = color.rgb_to_lab(rgb)[..., 1:]
+            seed = tf.constant([zlib.crc32(np.ascontiguousarray(image).tobytes()), count], tf.int64)
+            maps.append(hint_maps.random_hints(ab, count, seed))
+        return colorizer.colorize_batch(images, hint_maps_given=tf.stack(maps))
+
+    return colorize
+
+
 def run_full(config):
     """The full protocol; writes the outputs and returns the metrics.json dict."""
     import tensorflow as tf
@@ -423,9 +462,18 @@ def run_full(config):
         name: Colorizer(path, temperature=config.temperature, image_size=config.image_size or None)
         for name, path in config.models
     }
-    names = [GREY, *colorizers]
+    methods = {name: c.colorize_batch for name, c in colorizers.items()}
     models = [name for name, _ in config.models]
     pairs = [(models[0], other) for other in models[1:]]
+    for name, colorizer in colorizers.items():
+        if config.hint_counts and not colorizer.takes_hints:
+            print(f"{name} takes no colour hints: scored without them only.")
+            continue
+        for count in config.hint_counts:
+            methods[f"{name}+{count}h"] = hinted_colorize(colorizer, count)
+            pairs.append((f"{name}+{count}h", name))
+    names = [GREY, *methods]
+    models = list(methods)
     spec = config.dataset or _default_spec(config.models[0][1])
     sets = expand_sets(spec, config.data_root)
     all_records, per_set, sheet_rows = [], {}, []
@@ -435,7 +483,7 @@ def run_full(config):
         print(source.summary(), flush=True)
         decoded = pipeline.decoded(source, pipeline.PipelineConfig(training=False, batch_size=1))
         records = photos.evaluate_photos(
-            {name: c.colorize_batch for name, c in colorizers.items()},
+            methods,
             ((e["image"].numpy(), int(e["label"].numpy())) for e in decoded),
             config.max_examples,
             keep_images=config.report_images,
@@ -464,6 +512,7 @@ def run_full(config):
             "sets": sets,
             "split": config.split,
             "temperature": {n: c.temperature for n, c in colorizers.items()},
+            "hint_counts": list(config.hint_counts),
             "image_size": config.image_size or "each model's own",
             "num_bootstrap": config.num_bootstrap,
             "interval": "95 % basic bootstrap over photos, paired across methods",
@@ -517,6 +566,12 @@ def config_from_flags():
         raise ValueError(
             f"--temperatures must be numbers. Received: {FLAGS.temperatures}"
         ) from None
+    try:
+        hint_counts = tuple(int(n) for n in FLAGS.hint_counts)
+    except ValueError:
+        raise ValueError(
+            f"--hint_counts must be whole numbers. Received: {FLAGS.hint_counts}"
+        ) from None
     return EvalConfig(
         models=parse_models(FLAGS.model, DEFAULT_MODEL),
         output_dir=FLAGS.output_dir,
@@ -532,6 +587,7 @@ def config_from_flags():
         max_examples=FLAGS.max_examples,
         report_images=FLAGS.report_images,
         num_bootstrap=FLAGS.bootstrap,
+        hint_counts=hint_counts,
     )
 
 

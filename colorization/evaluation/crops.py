@@ -11,6 +11,7 @@ from colorization.core import color
 from colorization.evaluation import metrics
 from colorization.evaluation.metrics import GREY
 from colorization.inference import colorizer as inference
+from colorization.model.network import model_inputs
 from data_prep.sources import VOC_CLASSES
 
 
@@ -50,7 +51,7 @@ def evaluate_models(models, dataset, temperature, max_examples=0, keep_images=8)
             multi_hot = None
         outputs = {GREY: (np.zeros_like(true_ab), metrics.grey_baseline(lightness), None)}
         for name, model in models.items():
-            out = model(lightness, training=False)
+            out = model(model_inputs(model, lightness), training=False)
             rgb, ab = inference.compose_rgb(lightness, out["color_logits"], temperature)
             outputs[name] = (ab.numpy(), inference.to_uint8(rgb).numpy(), out.get("class_logits"))
         batch_records = [{"index": seen + i, "label": int(labels[i])} for i in range(len(labels))]

@@ -2,14 +2,20 @@
 
     python -m colorization.colorize photo.jpg album/ --output_dir=out
     python -m colorization.colorize photo.jpg --model=runs/cpu --output_dir=out
+    python -m colorization.colorize photo.jpg --model=runs/hints --hints=hints.json --output_dir=out
 
 --model: a .keras file, a training model_dir, an exported SavedModel directory or a .tflite
 file; by default the colorizer that ships with the package (colorization/pretrained). Inputs: files and folders (recursively) of JPEG/PNG/BMP/GIF/WebP, grey or colour
 (colour photos are made grey first, so results can be compared with the original). Each
 output is OUTPUT_DIR/<name>.png at the input's size. Unreadable files are reported and
 skipped; existing outputs are kept unless --overwrite.
+
+--hints: a JSON file of colour hints for one photo, [{"x": 120, "y": 45, "rgb": [200, 30,
+40]}, ...] (pixels of the photo from its top-left corner, sRGB 0-255), for a model trained
+with hints; a bad file, a point outside the photo or a bad colour is an error that names it.
 """
 
+import json
 import os
 import sys
 
@@ -33,6 +39,11 @@ def define_flags():
     flags.DEFINE_bool("overwrite", False, "Replace existing outputs.")
     flags.DEFINE_integer("num_threads", None, "Threads for TFLite.")
     flags.DEFINE_bool("side_by_side", False, "Write grey | colour | original next to each other.")
+    flags.DEFINE_string(
+        "hints",
+        None,
+        'JSON list of colour hints for one photo: [{"x": X, "y": Y, "rgb": [R, G, B]}].',
+    )
     flags.mark_flags_as_required(["output_dir"])
     flags.register_validator(
         "temperature", lambda t: t is None or t > 0, "--temperature must be > 0"
@@ -59,6 +70,30 @@ def output_name(path):
     return f"{stem}.png"
 
 
+def read_hints(path):
+    """[(x, y, (r, g, b))] from a hints JSON file; CommandError naming what is wrong."""
+    try:
+        with open(path) as f:
+            entries = json.load(f)
+    except OSError as e:
+        raise cli.CommandError(f"--hints={path!r}: cannot read it ({e.strerror}).") from None
+    except json.JSONDecodeError as e:
+        raise cli.CommandError(f"--hints={path!r}: not JSON ({e}).") from None
+    if not isinstance(entries, list):
+        raise cli.CommandError(
+            f'--hints={path!r}: expected a list of {{"x": X, "y": Y, "rgb": [R, G, B]}}.'
+        )
+    hints = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or set(entry) != {"x", "y", "rgb"}:
+            raise cli.CommandError(
+                f'--hints={path!r}: entry {i} is {entry!r}; expected {{"x": X, "y": Y, '
+                '"rgb": [R, G, B]}.'
+            )
+        hints.append((entry["x"], entry["y"], entry["rgb"]))
+    return hints
+
+
 def run_colorize(
     inputs,
     model,
@@ -67,8 +102,11 @@ def run_colorize(
     overwrite=False,
     num_threads=None,
     side_by_side=False,
+    hints=None,
 ):
-    """Colorizes `inputs` (files or folders); returns counts {"written", "kept", "failed"}."""
+    """Colorizes `inputs` (files or folders); returns counts {"written", "kept", "failed"}.
+    hints: [(x, y, (r, g, b))] for the one photo of `inputs` (colorization.inference.
+    colorizer.parse_hints), or None."""
     import numpy as np
     import tensorflow as tf
 
@@ -79,6 +117,14 @@ def run_colorize(
     for path in missing:
         print(f"warning: {path}: no such file or directory", file=sys.stderr)
     colorizer = Colorizer(model, temperature=temperature, num_threads=num_threads)
+    if hints is not None:
+        if len(files) != 1:
+            raise cli.CommandError(f"--hints applies to one photo; {len(files)} inputs were given.")
+        if not colorizer.takes_hints:
+            raise cli.CommandError(
+                f"--hints: model {colorizer.path!r} takes no colour hints (it was trained "
+                "without them)."
+            )
     os.makedirs(output_dir, exist_ok=True)
     counts = {"written": 0, "kept": 0, "failed": len(missing)}
     used_names = set()
@@ -106,7 +152,10 @@ def run_colorize(
                 flush=True,
             )
             continue
-        colored = colorizer.colorize(image)
+        try:
+            colored = colorizer.colorize(image, hints=hints)
+        except ValueError as e:  # a hint outside the photo or a bad colour
+            raise cli.CommandError(f"--hints: {e}") from None
         if side_by_side:
             grey = np.asarray(tf.image.rgb_to_grayscale(image))
             colored = np.concatenate([np.repeat(grey, 3, -1), colored, image], axis=1)
@@ -127,6 +176,7 @@ def main(argv):
         raise app.UsageError("Give at least one input file or folder.")
     if FLAGS.model is not None and not model_files.exists(FLAGS.model):
         raise cli.CommandError(f"--model={FLAGS.model!r} does not exist.")
+    hints = read_hints(FLAGS.hints) if FLAGS.hints else None
     counts = run_colorize(
         inputs,
         FLAGS.model,
@@ -135,5 +185,6 @@ def main(argv):
         FLAGS.overwrite,
         FLAGS.num_threads,
         FLAGS.side_by_side,
+        hints,
     )
     return 1 if counts["failed"] and not counts["written"] else 0

@@ -12,6 +12,8 @@ import numpy as np
 import tensorflow as tf
 
 from colorization.core import bins, color
+from colorization.core import hints as hint_maps
+from colorization.model.network import input_size, model_inputs
 
 # The trained colorizer that ships with the package (a model_dir: config.json, priors.npz,
 # model.keras, summary.json); every command uses it when no model is given.
@@ -79,25 +81,78 @@ def rgb_to_model_lightness(image):
     return color.rgb_to_lightness(rgb)
 
 
-def colorize_tensor(model, image, temperature=bins.DEFAULT_TEMPERATURE, network=None):
+def parse_hints(hints, height, width):
+    """Checks a user's hints and returns (points, colours) as NumPy arrays.
+
+    Args:
+      hints: [(x, y, (r, g, b)), ...]: a pixel of the photo (x from the left, y from the top,
+        0 <= x < width, 0 <= y < height) and the sRGB colour (0-255) it should have.
+
+    Returns:
+      float32 (N, 2) (x, y) and uint8 (N, 3) colours. Raises ValueError naming the first bad
+      hint and what was expected.
+    """
+    points, colours = [], []
+    for i, hint in enumerate(hints):
+        try:
+            x, y, rgb = hint
+            x, y = float(x), float(y)
+            rgb = [int(c) for c in rgb]
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"hint {i}: {hint!r} is not (x, y, (r, g, b)). Expected pixel coordinates "
+                "and an sRGB colour of three integers 0-255."
+            ) from None
+        if not (0 <= x < width and 0 <= y < height):
+            raise ValueError(
+                f"hint {i}: point ({x:g}, {y:g}) is outside the {width} x {height} photo. "
+                f"Expected 0 <= x < {width} and 0 <= y < {height}."
+            )
+        if len(rgb) != 3 or not all(0 <= c <= 255 for c in rgb):
+            raise ValueError(f"hint {i}: colour {rgb} is not three integers 0-255.")
+        points.append((x, y))
+        colours.append(rgb)
+    return np.array(points, np.float32).reshape(-1, 2), np.array(colours, np.uint8).reshape(-1, 3)
+
+
+def hint_map_from_points(points, colours, height, width, image_size):
+    """The hint map (S, S, 3) of points in photo pixels (N, 2) (x, y) with sRGB colours
+    (N, 3) uint8: each colour's ab (its L is the photo's own) in a patch of
+    hint_maps.USER_PATCH pixels around the point, scaled to the network's S x S."""
+    points = tf.convert_to_tensor(points, tf.float32)
+    rgb = tf.cast(tf.convert_to_tensor(colours, tf.uint8), tf.float32) / 255.0
+    ab = color.rgb_to_lab(rgb)[..., 1:]
+    scale = tf.stack(
+        [image_size / tf.cast(height, tf.float32), image_size / tf.cast(width, tf.float32)]
+    )
+    # (x, y) in the photo -> (row, column) at S.
+    centers = tf.floor(tf.reverse(points, axis=[-1]) * scale)
+    sizes = tf.fill([tf.shape(points)[0]], hint_maps.USER_PATCH)
+    return hint_maps.hint_map(centers, ab, sizes, image_size)
+
+
+def colorize_tensor(model, image, temperature=bins.DEFAULT_TEMPERATURE, network=None, hints=None):
     """The whole inference path in TF ops: uint8 image in, coloured uint8 image out.
 
     Args:
-      model: a callable mapping L (batch, S, S, 1) to {"color_logits", ["class_logits"]}.
+      model: a Keras model mapping L (batch, S, S, 1) (and, when it takes hints, hint maps)
+        to {"color_logits", ["class_logits"]}.
       image: uint8 (batch, H, W, 1 or 3), any H and W.
       temperature: annealed-mean temperature.
-      network: what runs the fixed-size forward pass, L (batch, S, S, 1) -> outputs;
-        default `model(L, training=False)`. The SavedModel passes an XLA-compiled function
+      network: what runs the fixed-size forward pass on the model's inputs; default
+        `model(inputs, training=False)`. The SavedModel passes an XLA-compiled function
         here, so only the network (fixed S) is compiled, not the photo-sized maths.
+      hints: float32 (batch, S, S, 3) hint maps (colorization.core.hints) for a model that
+        takes them; None = none (automatic colour).
 
     Returns:
       {"rgb": uint8 (batch, H, W, 3), "ab": float32 (batch, H, W, 2),
        "class_probs": float32 (batch, num_classes) when the model has a class branch}.
     """
     lightness = rgb_to_model_lightness(image)
-    image_size = model.input_shape[1]
-    network = network or (lambda L: model(L, training=False))
-    outputs = network(model_input(lightness, image_size))
+    image_size = input_size(model)
+    network = network or (lambda inputs: model(inputs, training=False))
+    outputs = network(model_inputs(model, model_input(lightness, image_size), hints))
     rgb, ab = compose_rgb(lightness, tf.cast(outputs["color_logits"], tf.float32), temperature)
     result = {"rgb": to_uint8(rgb), "ab": ab}
     if "class_logits" in outputs:
@@ -116,7 +171,7 @@ class KerasBackend:
 
         self.model, config = model_files.load_model_dir(path)
         self.config = config
-        if image_size and image_size != self.model.input_shape[1]:
+        if image_size and image_size != input_size(self.model):
             if config is None:
                 raise ValueError(
                     f"image_size={image_size} needs a model_dir (its config.json rebuilds "
@@ -134,13 +189,23 @@ class KerasBackend:
             from colorization.model.network import with_dtype_policy
 
             self.model = with_dtype_policy(self.model, config.model, "mixed_bfloat16")
+        self.takes_hints = isinstance(self.model.input, dict)
+        self.image_size = input_size(self.model)
         self._run = tf.function(
-            lambda image, temperature: colorize_tensor(self.model, image, temperature),
+            lambda image, temperature, hints: colorize_tensor(
+                self.model, image, temperature, hints=hints
+            ),
             reduce_retracing=True,
         )
 
-    def colorize_batch(self, images, temperature):
-        out = self._run(tf.constant(images, tf.uint8), tf.constant(temperature, tf.float32))
+    def colorize_batch(self, images, temperature, hints=None):
+        if hints is None and self.takes_hints:
+            hints = hint_maps.no_hints(len(images), self.image_size)
+        out = self._run(
+            tf.constant(images, tf.uint8),
+            tf.constant(temperature, tf.float32),
+            None if hints is None else tf.convert_to_tensor(hints, tf.float32),
+        )
         return {k: v.numpy() for k, v in out.items()}
 
 
@@ -252,16 +317,55 @@ class Colorizer:
         """The Keras model (Keras backend only)."""
         return self.backend.model
 
-    def colorize_batch(self, images, temperature=None):
+    @property
+    def image_size(self):
+        """S of a Keras model (None for exported formats)."""
+        return getattr(self.backend, "image_size", None)
+
+    @property
+    def takes_hints(self):
+        """Whether the model follows colour hints (a network built with hints)."""
+        return bool(getattr(self.backend, "takes_hints", False))
+
+    def colorize_batch(self, images, temperature=None, hints=None, hint_maps_given=None):
         """uint8 (batch, H, W, C) -> dict with "rgb" uint8 (batch, H, W, 3) and, when known,
         "class_probs". temperature: this call's annealed-mean temperature (default: the
-        colorizer's)."""
+        colorizer's). hints: per photo, a list of (x, y, (r, g, b)) (see `parse_hints`), or
+        None for automatic colour; hint_maps_given: instead, ready hint maps (batch, S, S, 3)
+        at the network's size (evaluation draws them from the truth)."""
+        images = np.asarray(images)
         temperature = self.temperature if temperature is None else float(temperature)
-        return self.backend.colorize_batch(np.asarray(images), temperature)
+        if hints is None and hint_maps_given is None:
+            return self.backend.colorize_batch(images, temperature)
+        if not self.takes_hints:
+            raise ValueError(
+                f"model {self.path!r} takes no colour hints (it was built without them); "
+                "expected a model trained with --hints."
+            )
+        if hint_maps_given is not None:
+            return self.backend.colorize_batch(images, temperature, hint_maps_given)
+        if len(hints) != len(images):
+            raise ValueError(
+                f"hints must hold one list per photo: {len(images)} photos, {len(hints)} lists."
+            )
+        height, width = images.shape[1:3]
+        maps = [
+            hint_map_from_points(
+                *parse_hints(photo_hints, height, width), height, width, self.backend.image_size
+            )
+            for photo_hints in hints
+        ]
+        return self.backend.colorize_batch(images, temperature, tf.stack(maps))
 
-    def colorize(self, image, temperature=None):
-        """uint8 (H, W) or (H, W, 1 or 3) -> uint8 (H, W, 3)."""
+    def colorize(self, image, temperature=None, hints=None):
+        """uint8 (H, W) or (H, W, 1 or 3) -> uint8 (H, W, 3).
+
+        hints: [(x, y, (r, g, b)), ...]: pixels of the photo and the colours they should have
+        (a model trained with hints follows them); None = automatic colour.
+        """
         image = np.asarray(image)
         if image.ndim == 2:
             image = image[..., None]
-        return self.colorize_batch(image[None], temperature)["rgb"][0]
+        return self.colorize_batch(image[None], temperature, None if hints is None else [hints])[
+            "rgb"
+        ][0]

@@ -34,8 +34,12 @@ Only `keras.layers` and `keras.ops` are used, so the model trains under any Kera
 import keras
 from keras import layers
 
+from colorization.core import hints as hint_maps
 from colorization.core.config import ModelConfig
 from colorization.model import backbones
+
+# Hint maps' ab is divided by this before the network sees it (ab spans about +-110).
+_HINT_AB_SCALE = 110.0
 
 # (name, filters at width 1.0, convolutions, dilation, stride of the last convolution).
 _TRUNK_BLOCKS = (
@@ -63,6 +67,71 @@ def _batch_norm(name, config):
     )
 
 
+def _hint_pyramid(hints, config, strides):
+    """The hint map at the strides the colour path has features at ({4: S/4, 8: S/8, ...}
+    for `strides` among 4, 8, 16), ab scaled to about [-1, 1], area-averaged with the mask
+    (an empty map stays exactly zero at every stride)."""
+    if hints is None:
+        return None
+    dtype = config.dtype_policy
+    scale = 1.0 / _HINT_AB_SCALE
+    x = layers.Rescaling([scale, scale, 1.0], name="hints_scale", dtype=dtype)(hints)
+    pyramid = {4: layers.AveragePooling2D(4, name="hints_s4", dtype=dtype)(x)}
+    for stride in (8, 16):
+        if stride <= max(strides):
+            pyramid[stride] = layers.AveragePooling2D(2, name=f"hints_s{stride}", dtype=dtype)(
+                pyramid[stride // 2]
+            )
+    return pyramid
+
+
+def _add_hints(x, pyramid, stride, name, config):
+    """x + a 1x1 convolution of the hint map at x's stride. The convolution starts at zero
+    and has no bias, so a warm-started network colours as before, and with no hint the
+    added term is exactly zero."""
+    if pyramid is None:
+        return x
+    projected = layers.Conv2D(
+        x.shape[-1],
+        1,
+        use_bias=False,
+        kernel_initializer="zeros",
+        name=f"{name}_hints",
+        dtype=config.dtype_policy,
+    )(pyramid[stride])
+    return layers.Add(name=f"{name}_with_hints", dtype=config.dtype_policy)([x, projected])
+
+
+def _inputs(config):
+    """(L input, hints input or None, the model's inputs argument)."""
+    size = config.image_size
+    lightness = keras.Input((size, size, 1), name="L")
+    if not config.hints:
+        return lightness, None, lightness
+    hints = keras.Input((size, size, hint_maps.HINT_CHANNELS), name="hints")
+    return lightness, hints, {"L": lightness, "hints": hints}
+
+
+def input_size(model):
+    """S, the side of the model's square L input (models with or without hints)."""
+    shape = model.input["L"].shape if isinstance(model.input, dict) else model.input.shape
+    return int(shape[1])
+
+
+def model_inputs(model, lightness, hints=None):
+    """What to call `model` with: L alone, or {"L", "hints"} for a network that takes hints
+    (all-zero hint maps when `hints` is None: automatic colour)."""
+    if not isinstance(model.input, dict):
+        return lightness
+    lightness = keras.ops.convert_to_tensor(lightness, dtype="float32")
+    if hints is None:
+        shape = keras.ops.shape(lightness)
+        hints = keras.ops.zeros(
+            (shape[0], shape[1], shape[2], hint_maps.HINT_CHANNELS), dtype="float32"
+        )
+    return {"L": lightness, "hints": keras.ops.convert_to_tensor(hints, dtype="float32")}
+
+
 def _conv_block(x, name, filters, num_convs, dilation, last_stride, config):
     """num_convs 3x3 convolutions with ReLU, the last one strided, then batch norm."""
     dtype = config.dtype_policy
@@ -88,7 +157,9 @@ def build_model(config=None):
       config: `ModelConfig`; defaults to `ModelConfig()` (full width, 224 x 224).
 
     Returns:
-      A `keras.Model` with input "L" (batch, S, S, 1), L in [0, 100], and a dict of outputs:
+      A `keras.Model` with input "L" (batch, S, S, 1), L in [0, 100] (with
+      `config.hints`, inputs {"L", "hints" (batch, S, S, 3), colorization.core.hints}; call
+      it through `model_inputs`), and a dict of outputs:
       "color_logits" (batch, S/4, S/4, 313) float32 and, when the class branch is on,
       "class_logits" (batch, num_classes) float32.
     """
@@ -99,7 +170,8 @@ def build_model(config=None):
     width = config.width_multiplier
     size = config.image_size
 
-    lightness = keras.Input((size, size, 1), name="L")
+    lightness, hints, inputs = _inputs(config)
+    pyramid = _hint_pyramid(hints, config, (4, 8))
     # Centre L at 50 and scale it to [-1, 1], as Zhang et al. centre it at 50.
     x = layers.Rescaling(1.0 / 50.0, offset=-1.0, name="normalize_l", dtype=dtype)(lightness)
     for name, filters, num_convs, dilation, stride in _TRUNK_BLOCKS:
@@ -134,17 +206,19 @@ def build_model(config=None):
 
     for name, filters, num_convs, dilation, stride in _HEAD_BLOCKS:
         x = _conv_block(x, name, scaled_width(filters, width), num_convs, dilation, stride, config)
+        x = _add_hints(x, pyramid, 8, name, config)
     conv8 = scaled_width(_CONV8_FILTERS, width)
     x = layers.Conv2DTranspose(
         conv8, 4, strides=2, padding="same", activation="relu", name="conv8_1", dtype=dtype
     )(x)
     x = layers.Conv2D(conv8, 3, padding="same", activation="relu", name="conv8_2", dtype=dtype)(x)
     x = layers.Conv2D(conv8, 3, padding="same", activation="relu", name="conv8_3", dtype=dtype)(x)
+    x = _add_hints(x, pyramid, 4, "conv8", config)
     outputs["color_logits"] = layers.Conv2D(
         config.num_bins, 1, name="color_logits", dtype="float32"
     )(x)
 
-    return keras.Model(inputs=lightness, outputs=outputs, name="instance_aware_colorizer")
+    return keras.Model(inputs=inputs, outputs=outputs, name="instance_aware_colorizer")
 
 
 # Channels of the MobileNetV2 colour path at width 1.0: fusion, conv6 (S/16), conv7 (S/8),
@@ -184,7 +258,8 @@ def _build_mobilenet_colorizer(config):
     dtype = config.dtype_policy
     width = config.width_multiplier
     size = config.image_size
-    lightness = keras.Input((size, size, 1), name="L")
+    lightness, hints, inputs = _inputs(config)
+    pyramid = _hint_pyramid(hints, config, (4, 8, 16))
     # keras.applications builds under the global policy; set it for the trunk only.
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(dtype)
@@ -208,14 +283,16 @@ def _build_mobilenet_colorizer(config):
         dtype=dtype,
     )(x)
     x = _convs(x, "conv6", scaled_width(_MOBILE_HEAD["conv6"], width), config)
-    for name, skip in (("conv7", "s8"), ("conv8", "s4")):
+    x = _add_hints(x, pyramid, 16, "conv6", config)
+    for name, skip, stride in (("conv7", "s8", 8), ("conv8", "s4", 4)):
         x = layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_up", dtype=dtype)(x)
         x = layers.Concatenate(name=f"{name}_skip", dtype=dtype)([x, features[skip]])
         x = _convs(x, name, scaled_width(_MOBILE_HEAD[name], width), config)
+        x = _add_hints(x, pyramid, stride, name, config)
     outputs["color_logits"] = layers.Conv2D(
         config.num_bins, 1, name="color_logits", dtype="float32"
     )(x)
-    return keras.Model(inputs=lightness, outputs=outputs, name="instance_aware_colorizer_mnv2")
+    return keras.Model(inputs=inputs, outputs=outputs, name="instance_aware_colorizer_mnv2")
 
 
 def _rebuilt(model, config, **changes):
@@ -224,7 +301,7 @@ def _rebuilt(model, config, **changes):
     dtype policy may change: no weight depends on them."""
     import dataclasses
 
-    changes.setdefault("image_size", model.input_shape[1])
+    changes.setdefault("image_size", input_size(model))
     copy = build_model(dataclasses.replace(config, **changes))
     copy.set_weights(model.get_weights())
     return copy
@@ -234,7 +311,7 @@ def at_image_size(model, config, image_size):
     """The same network and weights at another input size S (no weight depends on S; only
     the fusion's tiling does). `config` is the model's ModelConfig; the model's own size is
     read from the model (a shipped model.keras may differ from the size it was trained at)."""
-    if image_size == model.input_shape[1]:
+    if image_size == input_size(model):
         return model
     return _rebuilt(model, config, image_size=image_size)
 

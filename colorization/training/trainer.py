@@ -43,6 +43,7 @@ def _pipeline_config(config, training):
         cache=config.cache and training,
         min_crop_area=config.min_crop_area,
         with_rgb=not training,
+        hints=config.model.hints,
     )
 
 
@@ -64,6 +65,14 @@ def load_or_compute_priors(config, source, model_dir, write_files):
     if write_files:
         result.save(target)
     return result
+
+
+def _model_inputs(features, model_config):
+    """The model's inputs from the pipeline's features: L, and the hint maps for a network
+    that takes them."""
+    if model_config.hints:
+        return {"L": features["L"], "hints": features["hints"]}
+    return features["L"]
 
 
 def _model_targets(targets, model_config):
@@ -159,7 +168,12 @@ def train(config):
         _pipeline_config(config, training=True),
         prior.weights,
         start_example=step * config.batch_size,
-    ).map(lambda features, targets: (features["L"], _model_targets(targets, config.model)))
+    ).map(
+        lambda features, targets: (
+            _model_inputs(features, config.model),
+            _model_targets(targets, config.model),
+        )
+    )
     val_data = pipeline.build_dataset(
         val_source, _pipeline_config(config, training=False), prior.weights
     )

@@ -1,0 +1,146 @@
+"""Colour hints: a few points of known colour that the network is asked to follow.
+
+A hint map is float32 (S, S, 3) at the network's input size: channels a and b (CIELAB, in ab
+units, about [-110, 110]) where a hint lies and 0 elsewhere, and a mask (1 where a hint
+lies). All zeros means "no hint": the network colours automatically.
+
+Three things make hint maps, all with the same rasterisation (`hint_map`):
+- training simulates them from the photo's true colours as Zhang et al. 2017 did
+  (`simulate_hints`): a geometric number of points (at each draw, stop with probability
+  1/8: one photo in eight gets none, seven points on average), each a square patch of 1 to 9
+  pixels, placed around the centre or uniformly, holding the patch's mean true ab;
+- evaluation draws N points per photo from its truth with a fixed seed (`random_hints`);
+- a user's clicks become points of one patch each (colorization.inference).
+
+Pure TensorFlow: runs eagerly, in tf.data, in tf.function and in exported graphs.
+"""
+
+import tensorflow as tf
+
+HINT_CHANNELS = 3
+# Zhang et al. 2017: stop adding points with this probability at each draw.
+STOP_PROBABILITY = 1.0 / 8.0
+# The most points one simulated photo gets (a geometric draw beyond it is cut).
+MAX_SIMULATED_POINTS = 32
+# Side of a simulated patch, in pixels at S: uniform in [1, 9].
+MAX_PATCH = 9
+# Side of the patch a user's click fills, in pixels at S.
+USER_PATCH = 3
+
+
+def hint_map(centers, ab, sizes, image_size, valid=None):
+    """Rasterises square hint patches into a hint map.
+
+    Args:
+      centers: float32 (N, 2), (row, column) of each patch centre in pixels at S.
+      ab: float32 (N, 2), each patch's ab.
+      sizes: int32 (N,), each patch's side in pixels (odd sizes are centred exactly).
+      image_size: S.
+      valid: bool (N,), which points to draw (None = all).
+
+    Returns:
+      float32 (S, S, 3): ab where a patch lies (the later patch wins where two overlap),
+      mask 1 there; zeros elsewhere.
+    """
+    centers = tf.convert_to_tensor(centers, tf.float32)
+    ab = tf.convert_to_tensor(ab, tf.float32)
+    sizes = tf.cast(sizes, tf.float32)
+    count = tf.shape(centers)[0]
+    if valid is None:
+        valid = tf.ones([count], tf.bool)
+    grid = tf.range(image_size, dtype=tf.float32)
+    # Patch p covers rows [top, top + size): the pixel holding the centre, widened evenly.
+    top = tf.floor(centers - tf.floor((sizes[:, None] - 1.0) / 2.0))
+    # (N, S) each: which rows and columns each patch covers.
+    rows = (grid[None] >= top[:, :1]) & (grid[None] < top[:, :1] + sizes[:, None])
+    cols = (grid[None] >= top[:, 1:]) & (grid[None] < top[:, 1:] + sizes[:, None])
+    # (N, S, S)
+    covers = rows[:, :, None] & cols[:, None, :] & valid[:, None, None]
+    covers = tf.cast(covers, tf.float32)
+    # Where patches overlap, the last one drawn gives the colour: keep, per pixel, the
+    # highest index of a patch that covers it.
+    order = tf.range(1, count + 1, dtype=tf.float32)[:, None, None]
+    # (S, S), 0 = none (also when there are no points: the max of nothing is -inf).
+    last = tf.maximum(tf.reduce_max(covers * order, axis=0), 0.0)
+    mask = tf.cast(last > 0, tf.float32)
+    # Row 0 is "no hint" (zero ab), so no points at all is no special case.
+    colour = tf.gather(tf.concat([tf.zeros([1, 2]), ab], axis=0), tf.cast(last, tf.int32))
+    return tf.concat([colour, mask[..., None]], axis=-1)
+
+
+def patch_means(ab_image, centers, sizes):
+    """The mean ab of each square patch of `ab_image` (S, S, 2); float32 (N, 2)."""
+    grid = tf.range(ab_image.shape[0], dtype=tf.float32)
+    sizes = tf.cast(sizes, tf.float32)
+    top = tf.floor(centers - tf.floor((sizes[:, None] - 1.0) / 2.0))
+    rows = tf.cast(
+        (grid[None] >= top[:, :1]) & (grid[None] < top[:, :1] + sizes[:, None]), tf.float32
+    )
+    cols = tf.cast(
+        (grid[None] >= top[:, 1:]) & (grid[None] < top[:, 1:] + sizes[:, None]), tf.float32
+    )
+    # (N, S, S) patch indicator, clipped to the image by construction of the grid.
+    weights = rows[:, :, None] * cols[:, None, :]
+    total = tf.einsum("nij,ijc->nc", weights, ab_image)
+    area = tf.reduce_sum(weights, axis=[1, 2])[:, None]
+    return total / tf.maximum(area, 1.0)
+
+
+def _points(seed, count, image_size, centred):
+    """`count` patch centres (row, column) in pixels at S and their sizes, from a stateless
+    seed: around the centre (a Gaussian of standard deviation S/4, clipped) when `centred`,
+    else uniform."""
+    size = tf.cast(image_size, tf.float32)
+    seeds = tf.random.experimental.stateless_split(seed, 3)
+    gaussian = size / 2.0 + size / 4.0 * tf.random.stateless_normal([count, 2], seeds[0])
+    uniform = tf.random.stateless_uniform([count, 2], seeds[1], 0.0, size)
+    centers = tf.where(centred, gaussian, uniform)
+    centers = tf.clip_by_value(tf.floor(centers), 0.0, size - 1.0)
+    sizes = tf.random.stateless_uniform([count], seeds[2], 1, MAX_PATCH + 1, dtype=tf.int32)
+    return centers, sizes
+
+
+def simulated_count(seed):
+    """How many points a simulated photo gets: geometric, P(n) = (1 - p)^n p with p =
+    STOP_PROBABILITY (drawn by inversion from a uniform number in (0, 1]), at most
+    MAX_SIMULATED_POINTS. int32 scalar."""
+    u = 1.0 - tf.random.stateless_uniform([], seed)
+    count = tf.floor(tf.math.log(u) / tf.math.log(1.0 - STOP_PROBABILITY))
+    return tf.minimum(tf.cast(count, tf.int32), MAX_SIMULATED_POINTS)
+
+
+def simulate_hints(ab_image, seed):
+    """A training hint map of one photo, as Zhang et al. 2017 simulated user points.
+
+    Args:
+      ab_image: float32 (S, S, 2), the photo's true ab at the network's input size.
+      seed: int64 (2,), a stateless seed (the example's own, so a resumed run repeats it).
+
+    Returns:
+      float32 (S, S, 3).
+    """
+    image_size = ab_image.shape[0]
+    seeds = tf.random.experimental.stateless_split(seed, 3)
+    count = simulated_count(seeds[0])
+    centred = tf.random.stateless_uniform([], seeds[1]) < 0.5
+    centers, sizes = _points(seeds[2], MAX_SIMULATED_POINTS, image_size, centred)
+    valid = tf.range(MAX_SIMULATED_POINTS) < count
+    return hint_map(centers, patch_means(ab_image, centers, sizes), sizes, image_size, valid)
+
+
+def random_hints(ab_image, count, seed):
+    """`count` hints of one photo drawn uniformly from its truth, each a single pixel at S
+    holding that pixel's ab, from a stateless seed (the same photo and seed give the same
+    points to every model). float32 (S, S, 3)."""
+    image_size = ab_image.shape[0]
+    if count == 0:
+        return tf.zeros([image_size, image_size, HINT_CHANNELS], tf.float32)
+    size = tf.cast(image_size, tf.float32)
+    centers = tf.floor(tf.random.stateless_uniform([count, 2], seed, 0.0, size))
+    sizes = tf.ones([count], tf.int32)
+    return hint_map(centers, patch_means(ab_image, centers, sizes), sizes, image_size)
+
+
+def no_hints(batch_size, image_size):
+    """The all-zero hint maps (batch, S, S, 3) of automatic colour."""
+    return tf.zeros([batch_size, image_size, image_size, HINT_CHANNELS], tf.float32)

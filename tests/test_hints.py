@@ -1,0 +1,278 @@
+"""Colour hints: the hint maps (against a NumPy reference), their simulation, the network's
+hint input, and hints through Colorizer."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from colorization.core import hints
+from colorization.core.config import ModelConfig
+from colorization.inference.colorizer import Colorizer, parse_hints
+from colorization.model import model_files
+from colorization.model.network import build_model, model_inputs
+from data_prep import pipeline, sources
+from tests.conftest import tiny_train_config
+
+
+def _reference_map(centers, ab, sizes, size):
+    """Patches painted in order with plain loops: the later one wins where they overlap."""
+    out = np.zeros((size, size, 3), np.float32)
+    for (row, col), colour, side in zip(centers, ab, sizes, strict=True):
+        top, left = int(row) - (side - 1) // 2, int(col) - (side - 1) // 2
+        for r in range(max(top, 0), min(top + side, size)):
+            for c in range(max(left, 0), min(left + side, size)):
+                out[r, c] = [colour[0], colour[1], 1.0]
+    return out
+
+
+def test_hint_map_paints_patches_like_a_loop():
+    rng = np.random.default_rng(0)
+    centers = rng.integers(0, 24, (7, 2)).astype(np.float32)
+    centers[0] = [0, 23]  # a patch cut by the border
+    ab = rng.uniform(-80, 80, (7, 2)).astype(np.float32)
+    sizes = rng.integers(1, 10, 7).astype(np.int32)
+    got = hints.hint_map(centers, ab, sizes, 24).numpy()
+    np.testing.assert_allclose(got, _reference_map(centers, ab, sizes, 24), atol=1e-5)
+    # No points: the all-zero map of automatic colour.
+    empty = hints.hint_map(np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32), [], 8)
+    assert not empty.numpy().any()
+
+
+def test_patch_means_are_the_mean_true_colour():
+    ab = np.random.default_rng(1).uniform(-60, 60, (16, 16, 2)).astype(np.float32)
+    means = hints.patch_means(tf.constant(ab), tf.constant([[5.0, 6.0], [0.0, 0.0]]), [3, 4])
+    np.testing.assert_allclose(means[0], ab[4:7, 5:8].mean((0, 1)), atol=1e-4)
+    np.testing.assert_allclose(means[1], ab[0:3, 0:3].mean((0, 1)), atol=1e-4)  # clipped
+
+
+def test_simulated_points_follow_zhang_et_al():
+    counts = np.array(
+        [int(hints.simulated_count(tf.constant([3, i], tf.int64))) for i in range(4000)]
+    )
+    # Geometric with stop probability 1/8: P(0) = 1/8, mean 7 (a little less, cut at 32).
+    assert abs((counts == 0).mean() - 1 / 8) < 0.02
+    assert 6.3 < counts.mean() < 7.3 and counts.max() <= hints.MAX_SIMULATED_POINTS
+    # A flat-coloured photo: every hinted pixel carries that colour, and photos differ.
+    flat = tf.fill([32, 32, 2], 25.0)
+    maps = [hints.simulate_hints(flat, tf.constant([0, i], tf.int64)).numpy() for i in range(40)]
+    for hint in maps:
+        mask = hint[..., 2] > 0
+        np.testing.assert_allclose(hint[mask][:, :2], 25.0, atol=1e-4)
+        assert not hint[~mask].any()
+    assert sum(not m.any() for m in maps) < 20 and len({m.tobytes() for m in maps}) > 30
+
+
+def test_simulation_is_the_same_eagerly_and_in_dataset_map():
+    ab = tf.random.stateless_uniform([32, 32, 2], [0, 1], -50, 50)
+    seeds = tf.constant([[0, i] for i in range(5)], tf.int64)
+    eager = [hints.simulate_hints(ab, s).numpy() for s in seeds]
+    mapped = tf.data.Dataset.from_tensor_slices(seeds).map(lambda s: hints.simulate_hints(ab, s))
+    for a, b in zip(eager, mapped, strict=True):
+        np.testing.assert_array_equal(a, b.numpy())
+
+
+def test_pipeline_yields_seeded_training_hints_and_none_for_evaluation(tmp_path):
+    from PIL import Image
+
+    from tests.helpers import photo
+
+    for i in range(6):
+        Image.fromarray(photo(i)).save(tmp_path / f"p{i}.png")
+    source = sources.load_source(f"folder:{tmp_path}", "all", audit=False)
+    config = pipeline.PipelineConfig(image_size=32, batch_size=3, hints=True, seed=4)
+    first = next(iter(pipeline.build_dataset(source, config)))[0]["hints"].numpy()
+    again = next(iter(pipeline.build_dataset(source, config)))[0]["hints"].numpy()
+    assert first.shape == (3, 32, 32, 3) and first[..., 2].any()
+    np.testing.assert_array_equal(first, again)
+    evaluation = dataclasses.replace(config, training=False)
+    batch = next(iter(pipeline.build_dataset(source, evaluation)))[0]
+    assert batch["hints"].shape == (3, 32, 32, 3) and not batch["hints"].numpy().any()
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        ModelConfig(image_size=32, width_multiplier=0.125, fc_units=(16, 16, 8)),
+        ModelConfig(
+            image_size=64,
+            width_multiplier=0.25,
+            fc_units=(16, 16, 8),
+            backbone="mobilenet_v2",
+            freeze_backbone=True,
+        ),
+    ],
+    ids=["vgg16", "mobilenet_v2"],
+)
+def test_a_hint_network_warm_started_from_one_without_hints_colours_as_it_did(config, tmp_path):
+    keras.utils.set_random_seed(0)
+    base = build_model(config)
+    base.save(tmp_path / "base.keras")
+    hinted = build_model(dataclasses.replace(config, hints=True))
+    loaded, skipped = model_files.warm_start(hinted, str(tmp_path / "base.keras"))
+    new = {layer.name for layer in hinted.layers if layer.weights} - set(loaded)
+    assert new == set(skipped) and new and all(name.endswith("_hints") for name in new)
+    size = config.image_size
+    lightness = np.random.default_rng(2).uniform(0, 100, (2, size, size, 1)).astype(np.float32)
+    expected = base(lightness)["color_logits"].numpy()
+    some = np.stack(
+        [hints.random_hints(tf.fill([size, size, 2], 40.0), 6, tf.constant([1, 2], tf.int64))] * 2
+    )
+    # The new layers start at zero: hints or none, the colours of the model it came from.
+    for given in (None, some):
+        got = hinted(model_inputs(hinted, lightness, given))["color_logits"].numpy()
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+    # Trained (here: set at random), hints move the colours; no hint still changes nothing,
+    # since the hint layers have no bias.
+    for layer in hinted.layers:
+        if layer.name.endswith("_hints"):
+            layer.set_weights(
+                [np.random.default_rng(3).normal(0, 1, w.shape) for w in layer.get_weights()]
+            )
+    moved = hinted(model_inputs(hinted, lightness, some))["color_logits"].numpy()
+    assert np.abs(moved - expected).max() > 1e-2
+    plain = hinted(model_inputs(hinted, lightness))["color_logits"].numpy()
+    np.testing.assert_allclose(plain, expected, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def hint_model_dir(tmp_path_factory):
+    """An untrained tiny model directory with hints whose hint layers are set at random."""
+    from data_prep import priors
+
+    folder = tmp_path_factory.mktemp("hinted")
+    config = tiny_train_config("voc_dir:unused", folder)
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, hints=True))
+    keras.utils.set_random_seed(0)
+    model = build_model(config.model)
+    for layer in model.layers:
+        if layer.name.endswith("_hints"):
+            layer.set_weights(
+                [np.random.default_rng(5).normal(0, 3, w.shape) for w in layer.get_weights()]
+            )
+    model.save(folder / model_files.MODEL_FILE)
+    model_files.write_config(str(folder), config)
+    priors.uniform_priors().save(str(folder / "priors.npz"))
+    return folder
+
+
+def test_colorizer_places_hints_in_photo_pixels(hint_model_dir):
+    colorizer = Colorizer(str(hint_model_dir))
+    assert colorizer.takes_hints
+    photo = np.random.default_rng(0).integers(0, 255, (40, 60, 3), np.uint8)
+    plain = colorizer.colorize(photo).astype(int)
+    np.testing.assert_array_equal(colorizer.colorize(photo, hints=[]).astype(int), plain)
+    hinted = colorizer.colorize(photo, hints=[(50, 30, (220, 20, 30))]).astype(int)
+    change = np.abs(hinted - plain).sum(-1)
+    # The colours move most around the hint (x = 50, y = 30), least in the far corner
+    # (the head's convolutions after the S/8 injection spread some of it everywhere).
+    assert change[25:36, 45:56].mean() > 3 * max(change[:10, :10].mean(), 0.1)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ([(60, 5, (1, 2, 3))], r"point \(60, 5\) is outside the 60 x 40 photo"),
+        ([(3, -1, (1, 2, 3))], r"outside the 60 x 40 photo"),
+        ([(3, 4, (1, 2, 300))], r"colour \[1, 2, 300\] is not three integers 0-255"),
+        ([(3, 4)], r"is not \(x, y, \(r, g, b\)\)"),
+        ([(3, 4, "red")], r"is not \(x, y, \(r, g, b\)\)"),
+    ],
+)
+def test_bad_hints_name_what_is_wrong(bad, message):
+    with pytest.raises(ValueError, match=message):
+        parse_hints(bad, 40, 60)
+
+
+def test_hints_need_a_model_that_takes_them(model_dir):
+    with pytest.raises(ValueError, match="takes no colour hints"):
+        Colorizer(str(model_dir)).colorize(np.zeros((8, 8, 3), np.uint8), hints=[(1, 1, (9, 9, 9))])
+
+
+def test_the_hint_curve_scores_every_count_on_the_same_points(hint_model_dir, tmp_path):
+    from PIL import Image
+
+    from colorization.evaluation.command import EvalConfig, run_full
+    from tests.helpers import photo
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(photo(40 + i, 36, 50)).save(folder / f"p{i}.png")
+    config = EvalConfig(
+        models=(("hinted", str(hint_model_dir)),),
+        output_dir=str(tmp_path / "eval"),
+        dataset=f"folder:{folder}",
+        split="all",
+        hint_counts=(0, 5),
+        num_bootstrap=20,
+        report_images=1,
+    )
+    result = run_full(config)
+    summary = result["per_set"][f"folder:{folder}"]
+    assert set(summary["metrics"]) == {"grey", "hinted", "hinted+0h", "hinted+5h"}
+    # No hint is the automatic colour exactly; five move it.
+    assert summary["differences"]["hinted+0h - hinted"]["psnr"] == 0.0
+    assert summary["differences"]["hinted+5h - hinted"]["psnr"] != 0.0
+    # The same photo gets the same points each time it is scored.
+    again = run_full(config)["per_set"][f"folder:{folder}"]
+    assert again["metrics"]["hinted+5h"] == summary["metrics"]["hinted+5h"]
+
+
+@pytest.mark.slow
+def test_a_hint_network_trains_from_one_without_hints(generated_voc, tiny_model_dir, tmp_path):
+    from colorization.training import trainer
+
+    config = tiny_train_config(f"voc_dir:{generated_voc}", tmp_path / "hints", steps=3)
+    config = dataclasses.replace(
+        config,
+        model=dataclasses.replace(config.model, hints=True),
+        init_from=str(tiny_model_dir / "model.keras"),
+        checkpoint_every=3,
+        eval_every=3,
+    )
+    summary = trainer.train(config)
+    assert summary["steps"] == 3 and np.isfinite(summary["final_losses"]["loss"])
+    model, saved = model_files.load_model_dir(str(tmp_path / "hints"))
+    assert saved.model.hints and set(model.input) == {"L", "hints"}
+    # Three steps on simulated hints moved the hint layers off zero.
+    assert np.abs(model.get_layer("conv8_hints").get_weights()[0]).max() > 0
+
+
+@pytest.mark.slow
+def test_colorize_cli_takes_a_hints_file(hint_model_dir, model_dir, tmp_path):
+    import json
+
+    from PIL import Image
+
+    from tests.helpers import photo, run_module
+
+    Image.fromarray(photo(3, 40, 60)).save(tmp_path / "in.png")
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps([{"x": 50, "y": 30, "rgb": [220, 20, 30]}]))
+    outside = tmp_path / "outside.json"
+    outside.write_text(json.dumps([{"x": 60, "y": 3, "rgb": [1, 2, 3]}]))
+    (tmp_path / "broken.json").write_text("[{")
+    out = tmp_path / "out"
+
+    def run(hints_file, model=hint_model_dir):
+        return run_module(
+            "colorization.colorize",
+            str(tmp_path / "in.png"),
+            f"--model={model}",
+            f"--hints={hints_file}",
+            f"--output_dir={out}",
+            "--overwrite",
+        )
+
+    assert run(good).returncode == 0 and (out / "in.png").exists()
+    for hints_file, model, message in [
+        (outside, hint_model_dir, "point (60, 3) is outside the 60 x 40 photo"),
+        (tmp_path / "broken.json", hint_model_dir, "not JSON"),
+        (tmp_path / "missing.json", hint_model_dir, "cannot read it"),
+        (good, model_dir, "takes no colour hints"),
+    ]:
+        result = run(hints_file, model)
+        assert result.returncode == 2 and message in result.stderr, result.stderr[-500:]
