@@ -23,9 +23,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def source_model_dir(tiny_model_dir, tmp_path_factory):
-    """The tiny trained model with its colour logits made 8x larger: after 6 steps its
-    colour distributions are nearly flat and any temperature gives the same colours; peaked,
-    they show which temperature a format decoded with."""
+    """The tiny trained model with its colour logits made 8x larger (after 6 steps its colour
+    distributions are nearly flat)."""
     import shutil
 
     import keras
@@ -206,18 +205,38 @@ def test_tflite_variants_load_and_agree_with_keras(exported, source_model_dir, v
     assert psnr > (40 if variant in ("float32", "float16") else 25), psnr
 
 
-def test_every_format_colours_at_the_model_s_own_temperature(exported, source_model_dir):
+def test_every_format_colours_at_the_model_s_own_temperature(source_model_dir, tmp_path):
     """Keras model directory, SavedModel, TFLite float32 and the TensorFlow-free runner, each
     given no temperature, colour a photo alike: at the model's T (0.15, not the 0.38 a format
-    would fall back to), with its class names."""
+    would fall back to), with its class names. The logits are made 5x more peaked still, so
+    that the temperature shows in the colours."""
+    import shutil
+
+    import keras
+
+    model_dir = tmp_path / "peaked"
+    shutil.copytree(source_model_dir, model_dir)
+    model = keras.saving.load_model(model_dir / "model.keras", compile=False)
+    layer = model.get_layer("color_logits")
+    layer.set_weights([5.0 * w for w in layer.get_weights()])
+    model.save(model_dir / "model.keras")
+    out = tmp_path / "exported"
+    result = run_module(
+        "export",
+        f"--model={model_dir}",
+        f"--output_dir={out}",
+        "--formats=saved_model,tflite",
+        "--tflite_variants=float32",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
     image = photo(13, 50, 70)
-    keras_colorizer = Colorizer(str(source_model_dir))
+    keras_colorizer = Colorizer(str(model_dir))
     assert keras_colorizer.temperature == 0.15
     reference = keras_colorizer.colorize(image).astype(int)
-    at_default = Colorizer(str(source_model_dir), temperature=0.38).colorize(image).astype(int)
-    assert np.abs(at_default - reference).max() > 3  # the temperature shows in the colours
-    lite_path = str(exported / "tflite" / "colorizer_float32.tflite")
-    for path in (_saved_model_dir(exported), lite_path):
+    at_default = Colorizer(str(model_dir), temperature=0.38).colorize(image).astype(int)
+    assert np.abs(at_default - reference).max() > 6  # the temperature shows in the colours
+    lite_path = str(out / "tflite" / "colorizer_float32.tflite")
+    for path in (str(out / "saved_model" / "colorizer" / "1"), lite_path):
         other = Colorizer(path)
         assert other.temperature == 0.15 and other.class_names == keras_colorizer.class_names
         assert np.abs(other.colorize(image).astype(int) - reference).max() <= 2, path
@@ -274,6 +293,23 @@ def test_export_cli_rejects_bad_flags(tmp_path):
         f"--output_dir={tmp_path}",
     )
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_calibration_photos_are_read_under_data_root_before_anything_is_written(
+    source_model_dir, tmp_path
+):
+    out = tmp_path / "out"
+    result = run_module(
+        "export",
+        f"--model={source_model_dir}",
+        f"--output_dir={out}",
+        "--tflite_variants=int8",
+        "--calibration_dataset=folder:photos",
+        f"--data_root={tmp_path}",
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"--calibration_dataset='folder:photos': folder:{tmp_path / 'photos'}" in result.stderr
+    assert not out.exists()  # no SavedModel was written before the bad flag was found
 
 
 def test_bfloat16_saved_model_agrees_with_float(exported, source_model_dir):

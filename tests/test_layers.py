@@ -126,6 +126,21 @@ def test_imports_never_go_up_a_layer():
     assert not upward, "\n".join(upward)
 
 
+def test_nothing_that_installs_imports_the_tests():
+    # tests/ is not installed with the package: a command that imports it works in a
+    # checkout and fails after `pip install`.
+    found = []
+    for module, path in _modules().items():
+        for node in ast.walk(ast.parse(open(path).read())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module]
+            found += [f"{module} imports {n}" for n in names if n.split(".")[0] == "tests"]
+    assert not found, found
+
+
 def test_no_import_cycles():
     # Package __init__ files are imported by their submodules implicitly; only the
     # explicit edges count.

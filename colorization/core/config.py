@@ -9,6 +9,8 @@ import os
 DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 # The annealed-mean temperature of Zhang et al. (colorization.core.bins re-exports it).
 DEFAULT_TEMPERATURE = 0.38
+# Channels of a colour-hint map: a, b and the mask (colorization.core.hints).
+HINT_CHANNELS = 3
 # Where relative voc_dir: and folder: paths of data specs are read (TrainConfig.data_root).
 DEFAULT_DATA_ROOT = "data"
 # The quantized ab bins of the output (colorization.core.bins holds their table).

@@ -130,6 +130,10 @@ def config_from_flags(flag_values=None):
                 value = tuple(value)
             values[cls][field.name] = value
     model = values[ModelConfig]
+    # --num_classes alone means the preset's class names no longer apply: the names follow
+    # the new count (ModelConfig's default names).
+    if flag_values["num_classes"].present and not flag_values["class_names"].present:
+        model["class_names"] = ()
     # --no_class_branch alone means no fusion either (fusion needs the branch).
     if not model["use_class_branch"] and not flag_values["fusion"].present:
         model["use_fusion"] = False

@@ -17,7 +17,8 @@ Pure TensorFlow: runs eagerly, in tf.data, in tf.function and in exported graphs
 
 import tensorflow as tf
 
-HINT_CHANNELS = 3
+from colorization.core.config import HINT_CHANNELS
+
 # Zhang et al. 2017: stop adding points with this probability at each draw.
 STOP_PROBABILITY = 1.0 / 8.0
 # The most points one simulated photo gets (a geometric draw beyond it is cut).

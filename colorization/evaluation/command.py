@@ -556,22 +556,21 @@ def evaluate(config):
     return RUNNERS[config.protocol](config)
 
 
+def _list_of(flag, kind, expected):
+    """The values of a list flag as `kind`; ValueError naming the flag otherwise."""
+    values = FLAGS[flag].value
+    try:
+        return tuple(kind(v) for v in values)
+    except ValueError:
+        raise ValueError(f"--{flag} must be {expected}. Received: {values}") from None
+
+
 def config_from_flags():
     """The EvalConfig of the command line; ValueError naming a bad value."""
     from colorization.inference import DEFAULT_MODEL
 
-    try:
-        temperatures = tuple(float(t) for t in FLAGS.temperatures)
-    except ValueError:
-        raise ValueError(
-            f"--temperatures must be numbers. Received: {FLAGS.temperatures}"
-        ) from None
-    try:
-        hint_counts = tuple(int(n) for n in FLAGS.hint_counts)
-    except ValueError:
-        raise ValueError(
-            f"--hint_counts must be whole numbers. Received: {FLAGS.hint_counts}"
-        ) from None
+    temperatures = _list_of("temperatures", float, "numbers")
+    hint_counts = _list_of("hint_counts", int, "whole numbers")
     return EvalConfig(
         models=parse_models(FLAGS.model, DEFAULT_MODEL),
         output_dir=FLAGS.output_dir,

@@ -34,8 +34,7 @@ Only `keras.layers` and `keras.ops` are used, so the model trains under any Kera
 import keras
 from keras import layers
 
-from colorization.core import hints as hint_maps
-from colorization.core.config import ModelConfig
+from colorization.core.config import HINT_CHANNELS, ModelConfig
 from colorization.model import backbones
 
 # Hint maps' ab is divided by this before the network sees it (ab spans about +-110).
@@ -108,7 +107,7 @@ def _inputs(config):
     lightness = keras.Input((size, size, 1), name="L")
     if not config.hints:
         return lightness, None, lightness
-    hints = keras.Input((size, size, hint_maps.HINT_CHANNELS), name="hints")
+    hints = keras.Input((size, size, HINT_CHANNELS), name="hints")
     return lightness, hints, {"L": lightness, "hints": hints}
 
 
@@ -126,9 +125,7 @@ def model_inputs(model, lightness, hints=None):
     lightness = keras.ops.convert_to_tensor(lightness, dtype="float32")
     if hints is None:
         shape = keras.ops.shape(lightness)
-        hints = keras.ops.zeros(
-            (shape[0], shape[1], shape[2], hint_maps.HINT_CHANNELS), dtype="float32"
-        )
+        hints = keras.ops.zeros((shape[0], shape[1], shape[2], HINT_CHANNELS), dtype="float32")
     return {"L": lightness, "hints": keras.ops.convert_to_tensor(hints, dtype="float32")}
 
 
