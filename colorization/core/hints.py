@@ -29,6 +29,18 @@ MAX_PATCH = 9
 USER_PATCH = 3
 
 
+def _patch_cover(centers, sizes, image_size):
+    """float32 (N, S, S): 1 where square patch n lies, clipped to the image. Patch n covers
+    rows (and columns) [top, top + size): the pixel holding its centre, widened evenly."""
+    sizes = tf.cast(sizes, tf.float32)
+    grid = tf.range(image_size, dtype=tf.float32)
+    top = tf.floor(centers - tf.floor((sizes[:, None] - 1.0) / 2.0))
+    # (N, S) each: which rows and columns each patch covers.
+    rows = (grid[None] >= top[:, :1]) & (grid[None] < top[:, :1] + sizes[:, None])
+    cols = (grid[None] >= top[:, 1:]) & (grid[None] < top[:, 1:] + sizes[:, None])
+    return tf.cast(rows[:, :, None] & cols[:, None, :], tf.float32)
+
+
 def hint_map(centers, ab, sizes, image_size, valid=None):
     """Rasterises square hint patches into a hint map.
 
@@ -45,19 +57,10 @@ def hint_map(centers, ab, sizes, image_size, valid=None):
     """
     centers = tf.convert_to_tensor(centers, tf.float32)
     ab = tf.convert_to_tensor(ab, tf.float32)
-    sizes = tf.cast(sizes, tf.float32)
     count = tf.shape(centers)[0]
     if valid is None:
         valid = tf.ones([count], tf.bool)
-    grid = tf.range(image_size, dtype=tf.float32)
-    # Patch p covers rows [top, top + size): the pixel holding the centre, widened evenly.
-    top = tf.floor(centers - tf.floor((sizes[:, None] - 1.0) / 2.0))
-    # (N, S) each: which rows and columns each patch covers.
-    rows = (grid[None] >= top[:, :1]) & (grid[None] < top[:, :1] + sizes[:, None])
-    cols = (grid[None] >= top[:, 1:]) & (grid[None] < top[:, 1:] + sizes[:, None])
-    # (N, S, S)
-    covers = rows[:, :, None] & cols[:, None, :] & valid[:, None, None]
-    covers = tf.cast(covers, tf.float32)
+    covers = _patch_cover(centers, sizes, image_size) * tf.cast(valid, tf.float32)[:, None, None]
     # Where patches overlap, the last one drawn gives the colour: keep, per pixel, the
     # highest index of a patch that covers it.
     order = tf.range(1, count + 1, dtype=tf.float32)[:, None, None]
@@ -71,17 +74,7 @@ def hint_map(centers, ab, sizes, image_size, valid=None):
 
 def patch_means(ab_image, centers, sizes):
     """The mean ab of each square patch of `ab_image` (S, S, 2); float32 (N, 2)."""
-    grid = tf.range(ab_image.shape[0], dtype=tf.float32)
-    sizes = tf.cast(sizes, tf.float32)
-    top = tf.floor(centers - tf.floor((sizes[:, None] - 1.0) / 2.0))
-    rows = tf.cast(
-        (grid[None] >= top[:, :1]) & (grid[None] < top[:, :1] + sizes[:, None]), tf.float32
-    )
-    cols = tf.cast(
-        (grid[None] >= top[:, 1:]) & (grid[None] < top[:, 1:] + sizes[:, None]), tf.float32
-    )
-    # (N, S, S) patch indicator, clipped to the image by construction of the grid.
-    weights = rows[:, :, None] * cols[:, None, :]
+    weights = _patch_cover(tf.convert_to_tensor(centers, tf.float32), sizes, ab_image.shape[0])
     total = tf.einsum("nij,ijc->nc", weights, ab_image)
     area = tf.reduce_sum(weights, axis=[1, 2])[:, None]
     return total / tf.maximum(area, 1.0)
