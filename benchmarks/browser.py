@@ -174,3 +174,33 @@ def fetch_image(src):
 
     with urllib.request.urlopen(src, timeout=30) as response:
         return np.asarray(PIL.Image.open(io.BytesIO(response.read())).convert("RGB"))
+
+
+def set_colour(driver, element_id, hex_colour):
+    """Types `hex_colour` ("#rrggbb") into the Gradio colour picker `element_id` and closes
+    its dialog."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver.find_element(By.CSS_SELECTOR, f"#{element_id} button.dialog-button").click()
+    box = driver.find_element(By.CSS_SELECTOR, f"#{element_id} input[type=text]")
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(hex_colour, Keys.ENTER)
+    driver.find_element(By.TAG_NAME, "h1").click()  # outside the dialog: closes it
+
+
+def click_image_pixel(driver, selector, x, y):
+    """Clicks the displayed image `selector` where pixel (x, y) of its full-size picture
+    lies (the page shows it scaled to fit)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    image = driver.find_element(By.CSS_SELECTOR, selector)
+    width, height = driver.execute_script(
+        "return [arguments[0].naturalWidth, arguments[0].naturalHeight]", image
+    )
+    shown = image.size
+    # Selenium's offsets are from the element's centre.
+    dx = (x + 0.5) * shown["width"] / width - shown["width"] / 2
+    dy = (y + 0.5) * shown["height"] / height - shown["height"] / 2
+    ActionChains(driver).move_to_element_with_offset(image, round(dx), round(dy)).click().perform()

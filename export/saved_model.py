@@ -6,10 +6,17 @@ OUTPUT/saved_model/colorizer). Signatures:
   serving_default            image uint8 (batch, H, W, 1|3|4) -> rgb uint8 (batch, H, W, 3),
                              ab float32 (batch, H, W, 2), class_probs (batch, num_classes)
   colorize_with_temperature  the same with temperature float32 () as a second input
+  colorize_with_hints        (models trained with hints) image, hint_points float32
+                             (batch, N, 2) (x, y) in pixels of each photo, hint_rgb uint8
+                             (batch, N, 3) the colour each point should have -> the
+                             outputs of serving_default; points with a negative
+                             coordinate are padding (photos with fewer hints than N)
+  colorize_bytes_with_hints  (models trained with hints) image_bytes and the same hint_points,
+                             hint_rgb -> png_bytes, class_probs
   colorize_bytes             image_bytes string (batch,) JPEG/PNG -> png_bytes string (batch,),
                              class_probs; TF Serving's REST API base64-codes *_bytes tensors
   logits                     L float32 (batch, S, S, 1) -> color_logits, class_logits (raw
-                             network outputs, for parity checks)
+                             network outputs with no hint, for parity checks)
 
 A model without a class branch returns class_probs of width 0.
 
@@ -27,8 +34,10 @@ import keras
 import tensorflow as tf
 
 from colorization.core import bins
+from colorization.core import hints as hint_maps
+from colorization.core.config import HINT_CHANNELS
 from colorization.inference import colorizer as inference
-from colorization.model.network import with_dtype_policy
+from colorization.model.network import input_size, model_inputs, with_dtype_policy
 
 PRECISIONS = ("float32", "bfloat16")
 
@@ -38,31 +47,37 @@ def bfloat16_copy(model, model_config):
     return with_dtype_policy(model, model_config, "mixed_bfloat16")
 
 
-def _colorize(model, image, temperature, network=None):
-    result = inference.colorize_tensor(model, image, temperature, network)
+def _colorize(model, image, temperature, network=None, hints=None):
+    result = inference.colorize_tensor(model, image, temperature, network, hints)
     if "class_probs" not in result:
         result["class_probs"] = tf.zeros([tf.shape(image)[0], 0], tf.float32)
     return result
 
 
-def _colorize_one_encoded(model, image_bytes, temperature, network=None):
+def _colorize_one_encoded(model, image_bytes, temperature, network=None, points=None, rgb=None):
     image = tf.io.decode_image(image_bytes, channels=3, dtype=tf.uint8, expand_animations=False)
-    result = _colorize(model, image[tf.newaxis], temperature, network)
+    maps = None
+    if points is not None:
+        shape = tf.shape(image)
+        maps = hint_maps.user_hint_map(points, rgb, shape[0], shape[1], input_size(model))[None]
+    result = _colorize(model, image[tf.newaxis], temperature, network, maps)
     return tf.io.encode_png(result["rgb"][0]), result["class_probs"][0]
 
 
 def build_archive(model, temperature=bins.DEFAULT_TEMPERATURE, xla=False):
-    """A keras.export.ExportArchive holding the model and the four signatures.
+    """A keras.export.ExportArchive holding the model and its signatures (four, and
+    colorize_with_hints and colorize_bytes_with_hints for a model that takes hints).
 
     xla: run the network's forward pass (fixed S x S) as an XLA-compiled function.
     """
     archive = keras.export.ExportArchive()
     archive.track(model)
-    size = model.input_shape[1]
+    size = input_size(model)
+    takes_hints = isinstance(model.input, dict)
     default_temperature = float(temperature)
     num_classes = model.get_layer("class_logits").units if "class_logits" in model.output else 0
     network = tf.function(
-        lambda L: model(L, training=False), jit_compile=bool(xla), reduce_retracing=True
+        lambda inputs: model(inputs, training=False), jit_compile=bool(xla), reduce_retracing=True
     )
 
     def serving_default(image):
@@ -70,6 +85,15 @@ def build_archive(model, temperature=bins.DEFAULT_TEMPERATURE, xla=False):
 
     def colorize_with_temperature(image, temperature):
         return _colorize(model, image, temperature, network)
+
+    def colorize_with_hints(image, hint_points, hint_rgb):
+        shape = tf.shape(image)
+        maps = tf.map_fn(
+            lambda pair: hint_maps.user_hint_map(pair[0], pair[1], shape[1], shape[2], size),
+            (hint_points, hint_rgb),
+            fn_output_signature=tf.TensorSpec([size, size, HINT_CHANNELS], tf.float32),
+        )
+        return _colorize(model, image, default_temperature, network, maps)
 
     def colorize_bytes(image_bytes):
         png, probs = tf.map_fn(
@@ -82,8 +106,21 @@ def build_archive(model, temperature=bins.DEFAULT_TEMPERATURE, xla=False):
         )
         return {"png_bytes": png, "class_probs": probs}
 
+    def colorize_bytes_with_hints(image_bytes, hint_points, hint_rgb):
+        png, probs = tf.map_fn(
+            lambda args: _colorize_one_encoded(
+                model, *args[:1], default_temperature, network, *args[1:]
+            ),
+            (image_bytes, hint_points, hint_rgb),
+            fn_output_signature=(
+                tf.TensorSpec([], tf.string),
+                tf.TensorSpec([num_classes], tf.float32),
+            ),
+        )
+        return {"png_bytes": png, "class_probs": probs}
+
     def logits(L):  # noqa: N803 - the tensor's name in the signature
-        return {k: tf.cast(v, tf.float32) for k, v in network(L).items()}
+        return {k: tf.cast(v, tf.float32) for k, v in network(model_inputs(model, L)).items()}
 
     image_spec = tf.TensorSpec([None, None, None, None], tf.uint8, name="image")
     archive.add_endpoint("serving_default", serving_default, [image_spec])
@@ -92,9 +129,29 @@ def build_archive(model, temperature=bins.DEFAULT_TEMPERATURE, xla=False):
         colorize_with_temperature,
         [image_spec, tf.TensorSpec([], tf.float32, name="temperature")],
     )
+    if takes_hints:
+        archive.add_endpoint(
+            "colorize_with_hints",
+            colorize_with_hints,
+            [
+                image_spec,
+                tf.TensorSpec([None, None, 2], tf.float32, name="hint_points"),
+                tf.TensorSpec([None, None, 3], tf.uint8, name="hint_rgb"),
+            ],
+        )
     archive.add_endpoint(
         "colorize_bytes", colorize_bytes, [tf.TensorSpec([None], tf.string, name="image_bytes")]
     )
+    if takes_hints:
+        archive.add_endpoint(
+            "colorize_bytes_with_hints",
+            colorize_bytes_with_hints,
+            [
+                tf.TensorSpec([None], tf.string, name="image_bytes"),
+                tf.TensorSpec([None, None, 2], tf.float32, name="hint_points"),
+                tf.TensorSpec([None, None, 3], tf.uint8, name="hint_rgb"),
+            ],
+        )
     archive.add_endpoint(
         "logits", logits, [tf.TensorSpec([None, size, size, 1], tf.float32, name="L")]
     )

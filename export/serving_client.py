@@ -7,9 +7,12 @@
 
     python export/serving_client.py photo.jpg out.png --host=localhost --protocol=rest
     python export/serving_client.py photo.jpg out.png --host=localhost --protocol=grpc
+    python export/serving_client.py photo.jpg out.png --hints=hints.json   # a hint model
 
 Both use the colorize_bytes signature: the photo goes as encoded bytes (base64 in REST JSON,
-as TF Serving expects for tensors named *_bytes) and comes back as PNG bytes.
+as TF Serving expects for tensors named *_bytes) and comes back as PNG bytes. With --hints
+(a JSON list of {"x": X, "y": Y, "rgb": [R, G, B]} in the photo's pixels) they use
+colorize_bytes_with_hints, sending the points and colours beside the photo.
 """
 
 import argparse
@@ -19,20 +22,37 @@ import sys
 import urllib.request
 
 SIGNATURE = "colorize_bytes"
+HINTS_SIGNATURE = "colorize_bytes_with_hints"
+
+
+def hint_tensors(hint_lists):
+    """Per-photo hint lists [(x, y, (r, g, b)), ...] -> (points, colours) nested lists padded
+    to one length with ignored points (the signature's hint_points, hint_rgb)."""
+    count = max([len(h) for h in hint_lists] + [1])
+    points, colours = [], []
+    for hints in hint_lists:
+        pad = count - len(hints)
+        points.append([[float(x), float(y)] for x, y, _ in hints] + [[-1.0, -1.0]] * pad)
+        colours.append([[int(c) for c in rgb] for _, _, rgb in hints] + [[0, 0, 0]] * pad)
+    return points, colours
 
 
 def rest_url(host, port, model_name):
     return f"http://{host}:{port}/v1/models/{model_name}:predict"
 
 
-def rest_request(image_bytes_list, signature=SIGNATURE):
-    """JSON body of a REST predict request (row format, one instance per image)."""
-    return {
-        "signature_name": signature,
-        "instances": [
-            {"image_bytes": {"b64": base64.b64encode(b).decode("ascii")}} for b in image_bytes_list
-        ],
-    }
+def rest_request(image_bytes_list, signature=SIGNATURE, hints=None):
+    """JSON body of a REST predict request (row format, one instance per image); hints: one
+    list of (x, y, (r, g, b)) per image for colorize_bytes_with_hints."""
+    instances = [
+        {"image_bytes": {"b64": base64.b64encode(b).decode("ascii")}} for b in image_bytes_list
+    ]
+    if hints is not None:
+        signature = HINTS_SIGNATURE
+        points, colours = hint_tensors(hints)
+        for instance, p, c in zip(instances, points, colours, strict=True):
+            instance.update(hint_points=p, hint_rgb=c)
+    return {"signature_name": signature, "instances": instances}
 
 
 def parse_rest_response(body):
@@ -49,17 +69,22 @@ def parse_rest_response(body):
     return results
 
 
-def grpc_request(image_bytes_list, model_name, signature=SIGNATURE):
-    """A tensorflow_serving PredictRequest for the colorize_bytes signature."""
+def grpc_request(image_bytes_list, model_name, signature=SIGNATURE, hints=None):
+    """A tensorflow_serving PredictRequest for the colorize_bytes signature (with hints, one
+    list per image: colorize_bytes_with_hints)."""
     import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2
 
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model_name
-    request.model_spec.signature_name = signature
+    request.model_spec.signature_name = HINTS_SIGNATURE if hints is not None else signature
     request.inputs["image_bytes"].CopyFrom(
         tf.make_tensor_proto(list(image_bytes_list), dtype=tf.string)
     )
+    if hints is not None:
+        points, colours = hint_tensors(hints)
+        request.inputs["hint_points"].CopyFrom(tf.make_tensor_proto(points, dtype=tf.float32))
+        request.inputs["hint_rgb"].CopyFrom(tf.make_tensor_proto(colours, dtype=tf.uint8))
     return request
 
 
@@ -72,8 +97,9 @@ def parse_grpc_response(response):
     return [(bytes(p), list(map(float, c))) for p, c in zip(pngs, probs, strict=True)]
 
 
-def send_rest(image_bytes, host, port, model_name, timeout=30):
-    body = json.dumps(rest_request([image_bytes])).encode()
+def send_rest(image_bytes, host, port, model_name, timeout=30, hints=None):
+    body = json.dumps(rest_request([image_bytes], hints=None if hints is None else [hints]))
+    body = body.encode()
     request = urllib.request.Request(
         rest_url(host, port, model_name), data=body, headers={"Content-Type": "application/json"}
     )
@@ -81,13 +107,14 @@ def send_rest(image_bytes, host, port, model_name, timeout=30):
         return parse_rest_response(response.read())[0]
 
 
-def send_grpc(image_bytes, host, port, model_name, timeout=30):
+def send_grpc(image_bytes, host, port, model_name, timeout=30, hints=None):
     import grpc
     from tensorflow_serving.apis import prediction_service_pb2_grpc
 
     with grpc.insecure_channel(f"{host}:{port}") as channel:
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-        response = stub.Predict(grpc_request([image_bytes], model_name), timeout=timeout)
+        request = grpc_request([image_bytes], model_name, hints=None if hints is None else [hints])
+        response = stub.Predict(request, timeout=timeout)
     return parse_grpc_response(response)[0]
 
 
@@ -99,13 +126,38 @@ def main(argv=None):
     parser.add_argument("--protocol", choices=("rest", "grpc"), default="rest")
     parser.add_argument("--port", type=int, default=None, help="default 8501 (REST) or 8500 (gRPC)")
     parser.add_argument("--model_name", default="colorizer")
+    parser.add_argument(
+        "--hints",
+        default=None,
+        help='JSON list of colour hints, [{"x": X, "y": Y, "rgb": [R, G, B]}] in the photo\'s '
+        "pixels (a model trained with hints)",
+    )
     args = parser.parse_args(argv)
-    with open(args.input_image, "rb") as f:
-        image_bytes = f.read()
+    try:
+        with open(args.input_image, "rb") as f:
+            image_bytes = f.read()
+    except OSError as e:
+        print(f"error: cannot read {args.input_image!r} ({e.strerror})", file=sys.stderr)
+        return 2
+    hints = None
+    if args.hints:
+        import io
+
+        from PIL import Image
+
+        from colorization.inference.hint_points import parse_hints, read_hints_file
+
+        try:
+            hints = read_hints_file(args.hints)
+            width, height = Image.open(io.BytesIO(image_bytes)).size
+            parse_hints(hints, height, width)
+        except (OSError, ValueError) as e:
+            print(f"error: --hints={args.hints}: {e}", file=sys.stderr)
+            return 2
     port = args.port or (8501 if args.protocol == "rest" else 8500)
     send = send_rest if args.protocol == "rest" else send_grpc
     try:
-        png, probs = send(image_bytes, args.host, port, args.model_name)
+        png, probs = send(image_bytes, args.host, port, args.model_name, hints=hints)
     except OSError as e:
         print(f"error: cannot reach TF Serving at {args.host}:{port} ({e})", file=sys.stderr)
         return 2

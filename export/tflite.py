@@ -3,6 +3,11 @@
 Every variant's graph takes
     grey         uint8 (1, S, S, 1), grey sRGB pixels of the photo resized to the model size
     temperature  float32 (1,), the annealed-mean temperature (0.38 is the default)
+and, for a model trained with hints, also
+    hint_points  float32 (1, MAX_USER_POINTS, 2), (x, y) of each hint in pixels of the S x S
+                 grey input; rows with a negative coordinate are padding
+    hint_rgb     uint8 (1, MAX_USER_POINTS, 3), the colour each point should have
+(rasterised in the graph by colorization.core.hints.user_hint_map, as in the SavedModel);
 and returns
     ab           float32 (1, S/4, S/4, 2), decoded colour
     class_probs  float32 (1, num_classes) (width 0 without a class branch)
@@ -18,26 +23,34 @@ images).
 
 import os
 
+import numpy as np
 import tensorflow as tf
 
 from colorization.core import bins, color
+from colorization.core import hints as hint_maps
+from colorization.model.network import input_size, model_inputs
 
 VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
 
 
 def _tflite_archive(model):
-    """A keras.export.ExportArchive with one signature: (grey, temperature) -> ab, probs.
+    """A keras.export.ExportArchive with one signature: (grey, temperature[, hint_points,
+    hint_rgb]) -> ab, probs.
 
     ExportArchive tracks the Keras 3 variables so that the converter can freeze them.
     """
     import keras
 
-    size = model.input_shape[1]
+    size = input_size(model)
     has_class = "class_logits" in model.output
+    takes_hints = isinstance(model.input, dict)
 
-    def colorize(grey, temperature):
+    def colorize(grey, temperature, hint_points=None, hint_rgb=None):
         rgb = tf.tile(tf.cast(grey, tf.float32) / 255.0, [1, 1, 1, 3])
-        outputs = model(color.rgb_to_lightness(rgb), training=False)
+        maps = None
+        if takes_hints:
+            maps = hint_maps.user_hint_map(hint_points[0], hint_rgb[0], size, size, size)[None]
+        outputs = model(model_inputs(model, color.rgb_to_lightness(rgb), maps), training=False)
         ab = bins.annealed_mean_from_logits(outputs["color_logits"], temperature[0])
         probs = (
             tf.nn.softmax(tf.cast(outputs["class_logits"], tf.float32))
@@ -48,28 +61,49 @@ def _tflite_archive(model):
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint(
-        "serving_default",
-        colorize,
-        [
-            tf.TensorSpec([1, size, size, 1], tf.uint8, name="grey"),
-            tf.TensorSpec([1], tf.float32, name="temperature"),
-        ],
-    )
+    specs = [
+        tf.TensorSpec([1, size, size, 1], tf.uint8, name="grey"),
+        tf.TensorSpec([1], tf.float32, name="temperature"),
+    ]
+    if takes_hints:
+        count = hint_maps.MAX_USER_POINTS
+        specs += [
+            tf.TensorSpec([1, count, 2], tf.float32, name="hint_points"),
+            tf.TensorSpec([1, count, 3], tf.uint8, name="hint_rgb"),
+        ]
+    archive.add_endpoint("serving_default", colorize, specs)
     return archive
 
 
-def representative_greys(images, image_size, limit=64):
-    """Calibration inputs for full-integer quantisation: uint8 RGB photos -> grey S x S."""
+def representative_greys(images, image_size, limit=64, hints=False):
+    """Calibration inputs for full-integer quantisation: uint8 RGB photos -> grey S x S, and
+    with `hints`, a random number of points (0 to MAX_USER_POINTS, one photo in eight none)
+    holding the photo's own colours, so that the hint path is calibrated on real ranges."""
+    rng = np.random.default_rng(0)
     for image in images[:limit]:
-        rgb = tf.image.resize(
-            tf.cast(image, tf.float32) / 255.0, [image_size, image_size], antialias=True
+        rgb = tf.clip_by_value(
+            tf.image.resize(
+                tf.cast(image, tf.float32) / 255.0, [image_size, image_size], antialias=True
+            ),
+            0.0,
+            1.0,
         )
-        grey = grey_from_rgb(tf.clip_by_value(rgb, 0.0, 1.0))
-        yield {
+        grey = grey_from_rgb(rgb)
+        inputs = {
             "grey": color.to_uint8(grey)[tf.newaxis],
             "temperature": tf.constant([bins.DEFAULT_TEMPERATURE]),
         }
+        if hints:
+            count = hint_maps.MAX_USER_POINTS
+            used = int(rng.integers(0, count + 1)) if rng.random() > 1 / 8 else 0
+            points = np.full((count, 2), -1.0, np.float32)
+            points[:used] = rng.integers(0, image_size, (used, 2))
+            colours = np.zeros((count, 3), np.uint8)
+            pixels = color.to_uint8(rgb).numpy()
+            colours[:used] = pixels[points[:used, 1].astype(int), points[:used, 0].astype(int)]
+            inputs["hint_points"] = tf.constant(points[None])
+            inputs["hint_rgb"] = tf.constant(colours[None])
+        yield inputs
 
 
 def grey_from_rgb(rgb):
@@ -97,10 +131,9 @@ def convert(model, variant, representative_images=None, work_dir=None):
         elif variant == "int8":
             if representative_images is None or not len(representative_images):
                 raise ValueError("The int8 variant needs representative training images.")
-            size = model.input_shape[1]
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.representative_dataset = lambda: representative_greys(
-                representative_images, size
+                representative_images, input_size(model), hints=isinstance(model.input, dict)
             )
             # Builtin int8 kernels plus float fallbacks for the colour maths at the edges.
             converter.target_spec.supported_ops = [

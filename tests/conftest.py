@@ -71,6 +71,35 @@ def model_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def hint_model_dir(tmp_path_factory):
+    """An untrained tiny model directory with hints whose hint layers are set at random
+    (zero-initialised hint layers would ignore every hint)."""
+    import dataclasses
+
+    import keras
+    import numpy as np
+
+    from colorization.model import model_files
+    from colorization.model.network import build_model
+    from data_prep import priors
+
+    folder = tmp_path_factory.mktemp("hinted")
+    config = tiny_train_config("voc_dir:unused", folder)
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, hints=True))
+    keras.utils.set_random_seed(0)
+    model = build_model(config.model)
+    for layer in model.layers:
+        if layer.name.endswith("_hints"):
+            layer.set_weights(
+                [np.random.default_rng(5).normal(0, 3, w.shape) for w in layer.get_weights()]
+            )
+    model.save(folder / model_files.MODEL_FILE)
+    model_files.write_config(str(folder), config)
+    priors.uniform_priors().save(str(folder / "priors.npz"))
+    return folder
+
+
+@pytest.fixture(scope="session")
 def mobilenet_tflite(tmp_path_factory):
     """(path, float Keras model) of a width-1.0 MobileNetV2 classifier at 64 x 64 with random
     (recalibrated) weights, as a dynamic-range quantized TFLite file: the colorizer's trunk

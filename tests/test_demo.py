@@ -218,3 +218,55 @@ def test_page_in_headless_chromium(photos, tmp_path):
             wait.until(lambda d: browser.status_text(d).startswith("Coloured 451 x 300"))
         finally:
             driver.quit()
+
+
+def test_a_click_places_a_hint_and_the_colour_follows(photos):
+    """The shipped colorizer takes hints: on the page, pick a saturated blue, click the cat,
+    and the colour around the spot moves towards blue; undo gives the automatic photo back."""
+    assert browser.find_browser(), browser.MISSING_BROWSER
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    target = np.array([40, 70, 220])  # sRGB of a saturated blue
+    target_ab = skimage.color.rgb2lab(target[None, None] / 255.0)[0, 0, 1:]
+    with browser.DemoServer() as server:
+        driver = browser.chromium()
+        try:
+            text, src, _ = browser.upload(driver, server.url, photos / "chelsea.png")
+            assert text.startswith("Coloured 451 x 300"), text
+            automatic = browser.fetch_image(src)
+            browser.set_colour(driver, "hint_colour", "#2846dc")
+            browser.click_image_pixel(driver, "#coloured img", 150, 150)  # the cat's cheek
+            wait = WebDriverWait(driver, 120, poll_frequency=0.1)
+            wait.until(lambda d: "with 1 hint" in browser.status_text(d))
+            listed = driver.find_element(By.CSS_SELECTOR, "#hints").text
+            x, y = map(int, re.search(r"x = (\d+), y = (\d+): #2846dc", listed).groups())
+            assert abs(x - 150) <= 2 and abs(y - 150) <= 2, listed
+            hinted = browser.fetch_image(
+                driver.find_element(By.CSS_SELECTOR, "#coloured img").get_attribute("src")
+            )
+
+            def distance(image):
+                patch = image[y - 7 : y + 8, x - 7 : x + 8] / 255.0
+                ab = skimage.color.rgb2lab(patch)[..., 1:].reshape(-1, 2).mean(0)
+                return np.hypot(*(ab - target_ab))
+
+            assert distance(hinted) < 0.5 * distance(automatic), (
+                distance(automatic),
+                distance(hinted),
+            )
+            # Lightness stays the photo's own.
+            np.testing.assert_allclose(
+                skimage.color.rgb2lab(hinted)[..., 0],
+                skimage.color.rgb2lab(automatic)[..., 0],
+                atol=1.5,
+            )
+            driver.find_element(By.CSS_SELECTOR, "#undo_hint").click()
+            wait.until(lambda d: "hint" not in browser.status_text(d).split("T =")[-1])
+            wait.until(lambda d: "No hints" in d.find_element(By.CSS_SELECTOR, "#hints").text)
+            undone = browser.fetch_image(
+                driver.find_element(By.CSS_SELECTOR, "#coloured img").get_attribute("src")
+            )
+            np.testing.assert_array_equal(undone, automatic)
+        finally:
+            driver.quit()

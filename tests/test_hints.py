@@ -137,27 +137,6 @@ def test_a_hint_network_warm_started_from_one_without_hints_colours_as_it_did(co
     np.testing.assert_allclose(plain, expected, atol=1e-5)
 
 
-@pytest.fixture(scope="module")
-def hint_model_dir(tmp_path_factory):
-    """An untrained tiny model directory with hints whose hint layers are set at random."""
-    from data_prep import priors
-
-    folder = tmp_path_factory.mktemp("hinted")
-    config = tiny_train_config("voc_dir:unused", folder)
-    config = dataclasses.replace(config, model=dataclasses.replace(config.model, hints=True))
-    keras.utils.set_random_seed(0)
-    model = build_model(config.model)
-    for layer in model.layers:
-        if layer.name.endswith("_hints"):
-            layer.set_weights(
-                [np.random.default_rng(5).normal(0, 3, w.shape) for w in layer.get_weights()]
-            )
-    model.save(folder / model_files.MODEL_FILE)
-    model_files.write_config(str(folder), config)
-    priors.uniform_priors().save(str(folder / "priors.npz"))
-    return folder
-
-
 def test_colorizer_places_hints_in_photo_pixels(hint_model_dir):
     colorizer = Colorizer(str(hint_model_dir))
     assert colorizer.takes_hints
@@ -276,3 +255,184 @@ def test_colorize_cli_takes_a_hints_file(hint_model_dir, model_dir, tmp_path):
     ]:
         result = run(hints_file, model)
         assert result.returncode == 2 and message in result.stderr, result.stderr[-500:]
+
+
+@pytest.mark.slow
+def test_every_format_follows_the_same_hints(hint_model_dir, tmp_path):
+    """Keras, the exported SavedModel (colorize_with_hints), TFLite through the Colorizer,
+    the TensorFlow-free runner and both CLIs colour one photo with the same hints alike; a
+    batch whose photos carry different numbers of hints matches the photos one by one."""
+    import json
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from colorization.inference import tflite_runner
+    from tests.helpers import ROOT, photo, run_module
+
+    out = tmp_path / "exported"
+    result = run_module(
+        "export",
+        f"--model={hint_model_dir}",
+        f"--output_dir={out}",
+        "--formats=saved_model,tflite",
+        "--tflite_variants=float32",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    saved = out / "saved_model" / "colorizer" / "1"
+    tflite = out / "tflite" / "colorizer_float32.tflite"
+    image = photo(7, 40, 60)
+    marks = [(50, 30, (220, 20, 30)), (4.5, 6, (20, 40, 200)), (59, 39, (30, 200, 40))]
+
+    keras_colorizer = Colorizer(str(hint_model_dir))
+    plain = keras_colorizer.colorize(image).astype(int)
+    reference = keras_colorizer.colorize(image, hints=marks).astype(int)
+    assert np.abs(reference - plain).max() > 30  # the hints change the photo
+    runner = tflite_runner.TFLiteColorizer(str(tflite))
+    assert runner.takes_hints and runner.max_hints == hints.MAX_USER_POINTS
+    coloured = {
+        "saved_model": Colorizer(str(saved)).colorize(image, hints=marks),
+        "tflite": Colorizer(str(tflite)).colorize(image, hints=marks),
+        "runner": runner.colorize(image, hints=marks)[0],
+    }
+    # Both CLIs with a hints file.
+    Image.fromarray(image).save(tmp_path / "in.png")
+    hint_file = tmp_path / "hints.json"
+    hint_file.write_text(json.dumps([{"x": x, "y": y, "rgb": list(c)} for x, y, c in marks]))
+    result = run_module(
+        "colorization.colorize",
+        str(tmp_path / "in.png"),
+        f"--model={saved}",
+        f"--hints={hint_file}",
+        f"--output_dir={tmp_path / 'cli'}",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    coloured["colorize CLI (SavedModel)"] = np.asarray(Image.open(tmp_path / "cli" / "in.png"))
+    script = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "colorization" / "tflite_colorize.py"),
+            str(tflite),
+            str(tmp_path / "in.png"),
+            str(tmp_path / "script.png"),
+            f"--hints={hint_file}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert script.returncode == 0, script.stderr[-2000:]
+    coloured["tflite script"] = np.asarray(Image.open(tmp_path / "script.png"))
+    for name, rgb in coloured.items():
+        difference = np.abs(rgb.astype(int) - reference)
+        assert difference.mean() < 0.5 and np.percentile(difference, 99) <= 2, name
+    # Without hints every format colours as the automatic path does.
+    for path in (saved, tflite):
+        difference = np.abs(Colorizer(str(path)).colorize(image).astype(int) - plain)
+        assert np.percentile(difference, 99) <= 2, path
+
+    # A batch: the first photo with three hints, the second with one (padded in the graph).
+    second = photo(8, 40, 60)
+    batch = Colorizer(str(saved)).colorize_batch(
+        np.stack([image, second]), hints=[marks, marks[:1]]
+    )["rgb"]
+    alone = keras_colorizer.colorize(second, hints=marks[:1]).astype(int)
+    assert np.abs(batch[0].astype(int) - reference).max() <= 2
+    assert np.abs(batch[1].astype(int) - alone).max() <= 2
+    # TF Serving clients: the REST body and the gRPC request, fed as TF Serving feeds them
+    # (row instances stacked per input), give the same photo back as PNG.
+    import base64
+
+    from export import serving_client
+
+    loaded = tf.saved_model.load(str(saved)).signatures["colorize_bytes_with_hints"]
+    encoded = tf.io.encode_png(image).numpy()
+    body = json.loads(
+        json.dumps(serving_client.rest_request([encoded, encoded], hints=[marks, []]))
+    )
+    assert body["signature_name"] == "colorize_bytes_with_hints"
+    rows = body["instances"]
+    served = loaded(
+        image_bytes=tf.constant([base64.b64decode(r["image_bytes"]["b64"]) for r in rows]),
+        hint_points=tf.constant([r["hint_points"] for r in rows], tf.float32),
+        hint_rgb=tf.constant([r["hint_rgb"] for r in rows], tf.uint8),
+    )["png_bytes"].numpy()
+    assert np.abs(tf.io.decode_png(served[0]).numpy().astype(int) - reference).max() <= 2
+    assert np.abs(tf.io.decode_png(served[1]).numpy().astype(int) - plain).max() <= 2
+    request = serving_client.grpc_request([encoded], "colorizer", hints=[marks])
+    assert request.model_spec.signature_name == "colorize_bytes_with_hints"
+    served = loaded(**{k: tf.make_ndarray(v) for k, v in request.inputs.items()})
+    png = served["png_bytes"].numpy()[0]
+    assert np.abs(tf.io.decode_png(png).numpy().astype(int) - reference).max() <= 2
+
+    # Bad hints get the same message from every way in.
+    for colorizer in (Colorizer(str(saved)), Colorizer(str(tflite))):
+        with pytest.raises(ValueError, match=r"point \(60, 5\) is outside the 60 x 40 photo"):
+            colorizer.colorize(image, hints=[(60, 5, (1, 2, 3))])
+    with pytest.raises(ValueError, match="takes at most 32"):
+        runner.colorize(image, hints=[(1, 1, (1, 2, 3))] * 33)
+
+
+@pytest.mark.parametrize(
+    "value, rgb",
+    [("#d01c1c", (208, 28, 28)), ("#0F0", (0, 255, 0)), ("rgba(10, 20, 30, 1)", (10, 20, 30))],
+)
+def test_the_demo_reads_the_colour_picker(value, rgb):
+    from colorization.inference import demo
+
+    assert demo.parse_colour(value) == rgb
+
+
+@pytest.mark.parametrize("value", ["", "red", "#12345", "rgb(300, 0, 0)"])
+def test_the_demo_names_a_colour_it_cannot_read(value):
+    from colorization.inference import demo
+
+    with pytest.raises(demo.PhotoError, match="is not a colour; expected #rrggbb"):
+        demo.parse_colour(value)
+
+
+def test_the_demo_backend_colours_with_hints(hint_model_dir, model_dir, tmp_path):
+    from PIL import Image
+
+    from colorization.inference import demo
+    from tests.helpers import photo
+
+    path = tmp_path / "p.png"
+    Image.fromarray(photo(4, 40, 60)).save(path)
+    backend = demo.DemoBackend(str(hint_model_dir), output_dir=str(tmp_path / "out"))
+    marks = [(50, 30, (220, 20, 30)), (10, 5, (20, 40, 200))]
+    result = backend.colorize_file(str(path), hints=marks)
+    assert "with 2 hints" in result["message"]
+    # The page shows exactly what the Colorizer makes of the same hints.
+    np.testing.assert_array_equal(
+        result["coloured"], Colorizer(str(hint_model_dir)).colorize(photo(4, 40, 60), hints=marks)
+    )
+    assert demo.describe_hints(marks).splitlines() == [
+        "2 hints (latest last):",
+        "1. x = 50, y = 30: #dc141e",
+        "2. x = 10, y = 5: #1428c8",
+    ]
+    with pytest.raises(demo.PhotoError, match=r"point \(70, 5\) is outside the 60 x 40 photo"):
+        backend.colorize_file(str(path), hints=[(70, 5, (1, 2, 3))])
+    plain = demo.DemoBackend(str(model_dir), output_dir=str(tmp_path / "out2"))
+    with pytest.raises(demo.PhotoError, match="takes no colour hints"):
+        plain.colorize_file(str(path), hints=marks)
+
+
+def test_user_points_are_scaled_to_the_network_and_padding_is_ignored():
+    size = 32
+    points = np.array([[59.0, 39.0], [-1.0, -1.0], [0.0, 20.0], [-1.0, 3.0]], np.float32)
+    colours = np.array([[220, 20, 30], [9, 9, 9], [20, 40, 200], [9, 9, 9]], np.uint8)
+    painted = hints.user_hint_map(points, colours, 40, 60, size).numpy()
+    ab = skimage_ab(colours[[0, 2]])
+    # (x, y) in the 60 x 40 photo -> (row, column) = (floor(y * 32 / 40), floor(x * 32 / 60)).
+    expected = _reference_map([(31, 31), (16, 0)], ab, [hints.USER_PATCH] * 2, size)
+    np.testing.assert_allclose(painted, expected, atol=0.05)
+
+
+def skimage_ab(rgb_u8):
+    """ab of sRGB colours by scikit-image (the independent reference)."""
+    import skimage.color
+
+    return skimage.color.rgb2lab(rgb_u8[None].astype(np.float64) / 255.0)[0, :, 1:]

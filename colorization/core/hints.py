@@ -17,6 +17,7 @@ Pure TensorFlow: runs eagerly, in tf.data, in tf.function and in exported graphs
 
 import tensorflow as tf
 
+from colorization.core import color
 from colorization.core.config import HINT_CHANNELS
 
 # Zhang et al. 2017: stop adding points with this probability at each draw.
@@ -27,6 +28,9 @@ MAX_SIMULATED_POINTS = 32
 MAX_PATCH = 9
 # Side of the patch a user's click fills, in pixels at S.
 USER_PATCH = 3
+# The most user points a fixed-shape graph (TFLite) takes; fewer are padded with points at
+# negative coordinates, which are ignored.
+MAX_USER_POINTS = 32
 
 
 def _patch_cover(centers, sizes, image_size):
@@ -78,6 +82,35 @@ def patch_means(ab_image, centers, sizes):
     total = tf.einsum("nij,ijc->nc", weights, ab_image)
     area = tf.reduce_sum(weights, axis=[1, 2])[:, None]
     return total / tf.maximum(area, 1.0)
+
+
+def user_hint_map(points, colours, height, width, image_size):
+    """The hint map (S, S, 3) of a user's points: each colour's ab (its L is the photo's own)
+    in a patch of USER_PATCH pixels around its point, the photo scaled to S x S.
+
+    Args:
+      points: float32 (N, 2), (x, y) in pixels of the photo (x from the left). Points with a
+        negative coordinate are padding and ignored, so fixed-shape graphs take any count.
+      colours: uint8 (N, 3), the sRGB colour of each point.
+      height, width: the photo's size (scalars; tensors in graphs).
+      image_size: S.
+
+    Every way in (Python, SavedModel, TFLite) rasterises through this function.
+    """
+    points = tf.convert_to_tensor(points, tf.float32)
+    rgb = tf.cast(tf.convert_to_tensor(colours, tf.uint8), tf.float32) / 255.0
+    ab = color.rgb_to_lab(rgb)[..., 1:]
+    scale = tf.stack(
+        [
+            tf.cast(image_size, tf.float32) / tf.cast(height, tf.float32),
+            tf.cast(image_size, tf.float32) / tf.cast(width, tf.float32),
+        ]
+    )
+    # (x, y) in the photo -> (row, column) at S.
+    centers = tf.floor(tf.reverse(points, axis=[-1]) * scale)
+    valid = tf.reduce_all(points >= 0.0, axis=-1)
+    sizes = tf.fill([tf.shape(points)[0]], USER_PATCH)
+    return hint_map(centers, ab, sizes, image_size, valid)
 
 
 def _points(seed, count, image_size, centred):

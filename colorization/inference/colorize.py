@@ -15,7 +15,6 @@ skipped; existing outputs are kept unless --overwrite.
 with hints; a bad file, a point outside the photo or a bad colour is an error that names it.
 """
 
-import json
 import os
 import sys
 
@@ -72,26 +71,12 @@ def output_name(path):
 
 def read_hints(path):
     """[(x, y, (r, g, b))] from a hints JSON file; CommandError naming what is wrong."""
+    from colorization.inference.hint_points import read_hints_file
+
     try:
-        with open(path) as f:
-            entries = json.load(f)
-    except OSError as e:
-        raise cli.CommandError(f"--hints={path!r}: cannot read it ({e.strerror}).") from None
-    except json.JSONDecodeError as e:
-        raise cli.CommandError(f"--hints={path!r}: not JSON ({e}).") from None
-    if not isinstance(entries, list):
-        raise cli.CommandError(
-            f'--hints={path!r}: expected a list of {{"x": X, "y": Y, "rgb": [R, G, B]}}.'
-        )
-    hints = []
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or set(entry) != {"x", "y", "rgb"}:
-            raise cli.CommandError(
-                f'--hints={path!r}: entry {i} is {entry!r}; expected {{"x": X, "y": Y, '
-                '"rgb": [R, G, B]}.'
-            )
-        hints.append((entry["x"], entry["y"], entry["rgb"]))
-    return hints
+        return read_hints_file(path)
+    except (OSError, ValueError) as e:
+        raise cli.CommandError(f"--hints={path!r}: {e}") from None
 
 
 def run_colorize(

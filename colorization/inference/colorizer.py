@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from colorization.core import bins, color
 from colorization.core import hints as hint_maps
+from colorization.inference.hint_points import padded, parse_hints  # noqa: F401
 from colorization.model.network import input_size, model_inputs
 
 # The trained colorizer that ships with the package (a model_dir: config.json, priors.npz,
@@ -79,56 +80,6 @@ def rgb_to_model_lightness(image):
     """
     rgb = tf.cast(to_rgb(tf.convert_to_tensor(image, tf.uint8)), tf.float32) / 255.0
     return color.rgb_to_lightness(rgb)
-
-
-def parse_hints(hints, height, width):
-    """Checks a user's hints and returns (points, colours) as NumPy arrays.
-
-    Args:
-      hints: [(x, y, (r, g, b)), ...]: a pixel of the photo (x from the left, y from the top,
-        0 <= x < width, 0 <= y < height) and the sRGB colour (0-255) it should have.
-
-    Returns:
-      float32 (N, 2) (x, y) and uint8 (N, 3) colours. Raises ValueError naming the first bad
-      hint and what was expected.
-    """
-    points, colours = [], []
-    for i, hint in enumerate(hints):
-        try:
-            x, y, rgb = hint
-            x, y = float(x), float(y)
-            rgb = [int(c) for c in rgb]
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"hint {i}: {hint!r} is not (x, y, (r, g, b)). Expected pixel coordinates "
-                "and an sRGB colour of three integers 0-255."
-            ) from None
-        if not (0 <= x < width and 0 <= y < height):
-            raise ValueError(
-                f"hint {i}: point ({x:g}, {y:g}) is outside the {width} x {height} photo. "
-                f"Expected 0 <= x < {width} and 0 <= y < {height}."
-            )
-        if len(rgb) != 3 or not all(0 <= c <= 255 for c in rgb):
-            raise ValueError(f"hint {i}: colour {rgb} is not three integers 0-255.")
-        points.append((x, y))
-        colours.append(rgb)
-    return np.array(points, np.float32).reshape(-1, 2), np.array(colours, np.uint8).reshape(-1, 3)
-
-
-def hint_map_from_points(points, colours, height, width, image_size):
-    """The hint map (S, S, 3) of points in photo pixels (N, 2) (x, y) with sRGB colours
-    (N, 3) uint8: each colour's ab (its L is the photo's own) in a patch of
-    hint_maps.USER_PATCH pixels around the point, scaled to the network's S x S."""
-    points = tf.convert_to_tensor(points, tf.float32)
-    rgb = tf.cast(tf.convert_to_tensor(colours, tf.uint8), tf.float32) / 255.0
-    ab = color.rgb_to_lab(rgb)[..., 1:]
-    scale = tf.stack(
-        [image_size / tf.cast(height, tf.float32), image_size / tf.cast(width, tf.float32)]
-    )
-    # (x, y) in the photo -> (row, column) at S.
-    centers = tf.floor(tf.reverse(points, axis=[-1]) * scale)
-    sizes = tf.fill([tf.shape(points)[0]], hint_maps.USER_PATCH)
-    return hint_maps.hint_map(centers, ab, sizes, image_size)
 
 
 def colorize_tensor(model, image, temperature=bins.DEFAULT_TEMPERATURE, network=None, hints=None):
@@ -199,6 +150,7 @@ class KerasBackend:
         )
 
     def colorize_batch(self, images, temperature, hints=None):
+        """hints: hint maps (batch, S, S, 3) or None (automatic colour)."""
         if hints is None and self.takes_hints:
             hints = hint_maps.no_hints(len(images), self.image_size)
         out = self._run(
@@ -208,19 +160,46 @@ class KerasBackend:
         )
         return {k: v.numpy() for k, v in out.items()}
 
+    def colorize_points(self, images, temperature, points, colours):
+        """Each photo's hints, (N, 2) points in its pixels and (N, 3) uint8 colours."""
+        height, width = images.shape[1:3]
+        maps = tf.stack(
+            [
+                hint_maps.user_hint_map(p, c, height, width, self.image_size)
+                for p, c in zip(points, colours, strict=True)
+            ]
+        )
+        return self.colorize_batch(images, temperature, maps)
+
 
 class SavedModelBackend:
-    """An exported SavedModel directory, through its colorize_with_temperature signature."""
+    """An exported SavedModel directory, through its colorize_with_temperature signature
+    (and colorize_with_hints for a model that takes hints)."""
 
     kind = "saved_model"
     config = None
 
     def __init__(self, path):
-        self._signature = tf.saved_model.load(path).signatures["colorize_with_temperature"]
+        signatures = tf.saved_model.load(path).signatures
+        self._signature = signatures["colorize_with_temperature"]
+        self._hinted = signatures.get("colorize_with_hints")
+        self.takes_hints = self._hinted is not None
 
     def colorize_batch(self, images, temperature):
         out = self._signature(
             image=tf.constant(images, tf.uint8), temperature=tf.constant(temperature, tf.float32)
+        )
+        return {k: v.numpy() for k, v in out.items()}
+
+    def colorize_points(self, images, temperature, points, colours):
+        """Hints go through the colorize_with_hints signature, whose temperature is the one
+        the model was exported with; the batch's lists are padded to one length."""
+        count = max(len(p) for p in points)
+        pairs = [padded(p, c, count) for p, c in zip(points, colours, strict=True)]
+        out = self._hinted(
+            image=tf.constant(images, tf.uint8),
+            hint_points=tf.constant(np.stack([p for p, _ in pairs]).reshape(len(images), -1, 2)),
+            hint_rgb=tf.constant(np.stack([c for _, c in pairs]).reshape(len(images), -1, 3)),
         )
         return {k: v.numpy() for k, v in out.items()}
 
@@ -235,13 +214,25 @@ class TFLiteBackend:
         from colorization.inference.tflite_runner import TFLiteColorizer
 
         self._runner = TFLiteColorizer(path, num_threads=num_threads)
+        self.takes_hints = self._runner.takes_hints
 
-    def colorize_batch(self, images, temperature):
-        outs = [self._runner.colorize(image, temperature) for image in images]
+    def colorize_batch(self, images, temperature, hints=None):
+        """hints: per photo, a list of (x, y, (r, g, b)), or None."""
+        hints = hints or [None] * len(images)
+        outs = [
+            self._runner.colorize(im, temperature, h) for im, h in zip(images, hints, strict=True)
+        ]
         return {
             "rgb": np.stack([o[0] for o in outs]),
             "class_probs": np.stack([o[1] for o in outs]),
         }
+
+    def colorize_points(self, images, temperature, points, colours):
+        hints = [
+            [(x, y, tuple(int(v) for v in rgb)) for (x, y), rgb in zip(p, c, strict=True)]
+            for p, c in zip(points, colours, strict=True)
+        ]
+        return self.colorize_batch(images, temperature, hints)
 
 
 class Colorizer:
@@ -305,6 +296,10 @@ class Colorizer:
             self.temperature = float(config.temperature)
         else:
             self.temperature = bins.DEFAULT_TEMPERATURE
+        # The temperature an export was written with (its config.json's).
+        self._recorded_temperature = (
+            float(config.temperature) if config is not None else bins.DEFAULT_TEMPERATURE
+        )
         self.class_names = list(config.model.class_names) if config is not None else None
 
     @property
@@ -343,19 +338,26 @@ class Colorizer:
                 "expected a model trained with --hints."
             )
         if hint_maps_given is not None:
+            if self.kind != "keras":
+                raise ValueError(
+                    "ready hint maps (evaluation's hint counts) need a Keras model; "
+                    f"{self.path!r} is a {self.kind} export."
+                )
             return self.backend.colorize_batch(images, temperature, hint_maps_given)
         if len(hints) != len(images):
             raise ValueError(
                 f"hints must hold one list per photo: {len(images)} photos, {len(hints)} lists."
             )
-        height, width = images.shape[1:3]
-        maps = [
-            hint_map_from_points(
-                *parse_hints(photo_hints, height, width), height, width, self.backend.image_size
+        if self.kind == "saved_model" and temperature != self._recorded_temperature:
+            raise ValueError(
+                "a SavedModel colours hints at the temperature it was exported with "
+                f"({self._recorded_temperature:g}); received temperature={temperature:g}."
             )
-            for photo_hints in hints
-        ]
-        return self.backend.colorize_batch(images, temperature, tf.stack(maps))
+        height, width = images.shape[1:3]
+        parsed = [parse_hints(photo_hints, height, width) for photo_hints in hints]
+        return self.backend.colorize_points(
+            images, temperature, [p for p, _ in parsed], [c for _, c in parsed]
+        )
 
     def colorize(self, image, temperature=None, hints=None):
         """uint8 (H, W) or (H, W, 1 or 3) -> uint8 (H, W, 3).

@@ -7,7 +7,9 @@
 --model takes whatever the colorize CLI takes (.keras, a training model_dir, an exported
 SavedModel directory, .tflite). The page shows grey | coloured side by side, a temperature
 slider (annealed mean; lower is more vivid), the class branch's top-3 classes and a PNG to
-download. Photos are read by the same decoder as training and the colorize CLI; bad files
+download. With a model trained with hints (the shipped one is), clicking the coloured photo
+places a colour hint there with the colour picker's colour and the photo recolours; hints
+are listed, with undo and clear. Photos are read by the same decoder as training and the colorize CLI; bad files
 get a message on the page and the server keeps serving. Photos longer than --max_side
 pixels on a side are downscaled to it first (the network sees S x S whatever the size;
 the limit bounds the full-resolution colour maths and the PNG that goes back).
@@ -147,6 +149,34 @@ def class_names(recorded, num_classes):
     return [f"class {i}" for i in range(num_classes)]
 
 
+def parse_colour(value):
+    """(r, g, b) 0-255 of a colour picker's value: "#rrggbb", "#rgb" or "rgb(a)(r, g, b[, a])".
+    Raises PhotoError naming the value."""
+    text = str(value or "").strip().lower()
+    try:
+        if text.startswith("#") and len(text) in (4, 7):
+            digits = text[1:] if len(text) == 7 else "".join(c * 2 for c in text[1:])
+            return tuple(int(digits[i : i + 2], 16) for i in (0, 2, 4))
+        if text.startswith("rgb"):
+            parts = text[text.index("(") + 1 : text.index(")")].split(",")
+            rgb = tuple(round(float(p)) for p in parts[:3])
+            if len(rgb) == 3 and all(0 <= c <= 255 for c in rgb):
+                return rgb
+    except ValueError:
+        pass
+    raise PhotoError(f"Colour {value!r} is not a colour; expected #rrggbb.")
+
+
+def describe_hints(hints):
+    """The page's list of hints, one line each."""
+    if not hints:
+        return "No hints: automatic colour. Click the coloured photo to place one."
+    lines = [f"{len(hints)} hint{'s' if len(hints) > 1 else ''} (latest last):"]
+    for i, (x, y, (r, g, b)) in enumerate(hints, 1):
+        lines.append(f"{i}. x = {x}, y = {y}: #{r:02x}{g:02x}{b:02x}")
+    return "\n".join(lines)
+
+
 class DemoBackend:
     """What the page calls: one colorizer, photos in, pictures and messages out. Kept free of
     Gradio so that it is tested directly."""
@@ -190,8 +220,13 @@ class DemoBackend:
     def default_temperature(self):
         return self.colorizer.temperature
 
-    def colorize_file(self, path, temperature=None):
-        """Colours the photo at `path`.
+    @property
+    def takes_hints(self):
+        return self.colorizer.takes_hints
+
+    def colorize_file(self, path, temperature=None, hints=None):
+        """Colours the photo at `path`; hints: [(x, y, (r, g, b))] in pixels of the photo as
+        shown (after --max_side), or None.
 
         Returns a dict: "grey" and "coloured" uint8 (H, W, 3) at the photo's size (after the
         --max_side limit), "classes" {name: probability} (empty without a class branch),
@@ -205,8 +240,15 @@ class DemoBackend:
         if not temperature > 0:
             raise PhotoError(f"Temperature must be > 0. Received: {temperature}.")
         image, note = read_photo(path, self.max_side, self.max_bytes)
+        if hints and not self.takes_hints:
+            raise PhotoError("This model takes no colour hints (it was trained without them).")
         start = time.perf_counter()
-        out = self.colorizer.colorize_batch(image[None], temperature=temperature)
+        try:
+            out = self.colorizer.colorize_batch(
+                image[None], temperature=temperature, hints=[hints] if hints else None
+            )
+        except ValueError as e:  # a hint outside the photo, a bad colour
+            raise PhotoError(str(e)) from None
         seconds = time.perf_counter() - start
         coloured = out["rgb"][0]
         classes = {}
@@ -219,6 +261,8 @@ class DemoBackend:
         tf.io.write_file(png, tf.io.encode_png(coloured))
         height, width = coloured.shape[:2]
         message = f"Coloured {width} x {height} in {seconds * 1000:.0f} ms at T = {temperature:g}"
+        if hints:
+            message += f" with {len(hints)} hint{'s' if len(hints) > 1 else ''}"
         if note:
             message += f"; {note}"
         return {
@@ -246,13 +290,15 @@ def example_files(directory):
 
 def build_app(backend, examples=(), queue_size=DEFAULT_QUEUE_SIZE):
     """The Gradio page around `backend` (a DemoBackend): one photo coloured at a time, at
-    most `queue_size` requests waiting."""
+    most `queue_size` requests waiting. With a model that takes hints, a click on the
+    coloured photo adds a hint of the picker's colour; the hints live in the page's state
+    (one list per visitor) and are cleared when another photo comes."""
     import gradio as gr
 
-    def on_photo(path, temperature):
+    def colour(path, temperature, hints):
         # Errors become a message on the page (and a toast); outputs are cleared.
         try:
-            result = backend.colorize_file(path, temperature)
+            result = backend.colorize_file(path, temperature, hints)
         except PhotoError as e:
             gr.Warning(str(e))
             return None, None, None, gr.DownloadButton(value=None, visible=False), f"⚠ {e}"
@@ -264,6 +310,21 @@ def build_app(backend, examples=(), queue_size=DEFAULT_QUEUE_SIZE):
             result["message"],
         )
 
+    def on_photo(path, temperature):
+        return (*colour(path, temperature, []), [], describe_hints([]))
+
+    def with_hints(path, temperature, hints):
+        return (*colour(path, temperature, hints), hints, describe_hints(hints))
+
+    def on_click(path, temperature, hints, picked, event: gr.SelectData):
+        try:
+            rgb = parse_colour(picked)
+        except PhotoError as e:
+            gr.Warning(str(e))
+            return (gr.skip(),) * 5 + (hints, describe_hints(hints))
+        x, y = (int(v) for v in event.index[:2])
+        return with_hints(path, temperature, [*hints, (x, y, rgb)])
+
     lo, hi = TEMPERATURE_RANGE
     with gr.Blocks(title="Instance-aware colorizer", delete_cache=GRADIO_CACHE_CLEANUP) as page:
         gr.Markdown(
@@ -271,6 +332,12 @@ def build_app(backend, examples=(), queue_size=DEFAULT_QUEUE_SIZE):
             "Drop a photo (colour photos are made grey first). The network sees the photo's "
             "CIELAB lightness, predicts a distribution over 313 colours per region and the "
             "photo's class; colours are joined with the photo's own lightness at full size."
+            + (
+                " **Colour hints:** pick a colour, then click the coloured photo where that "
+                "colour belongs; the colorizer follows and spreads it to what belongs together."
+                if backend.takes_hints
+                else ""
+            )
         )
         with gr.Row():
             with gr.Column(scale=1):
@@ -293,12 +360,48 @@ def build_app(backend, examples=(), queue_size=DEFAULT_QUEUE_SIZE):
                 download = gr.DownloadButton(
                     "Download the coloured PNG", visible=False, elem_id="download"
                 )
+                hints = gr.State([])
+                with gr.Group(visible=backend.takes_hints):
+                    picker = gr.ColorPicker(
+                        value="#d01c1c", label="Hint colour", elem_id="hint_colour"
+                    )
+                    with gr.Row():
+                        undo = gr.Button("Undo last hint", elem_id="undo_hint", size="sm")
+                        clear = gr.Button("Clear hints", elem_id="clear_hints", size="sm")
+                    hint_list = gr.Markdown(describe_hints([]), elem_id="hints")
         with gr.Row():
             grey = gr.Image(label="Grey (what the network sees)", format="png", elem_id="grey")
-            coloured = gr.Image(label="Coloured", format="png", elem_id="coloured")
+            coloured = gr.Image(
+                label="Coloured (click to place a hint)" if backend.takes_hints else "Coloured",
+                format="png",
+                elem_id="coloured",
+            )
         outputs = [grey, coloured, classes, download, status]
-        photo.change(on_photo, [photo, temperature], outputs, api_name="colorize")
-        temperature.release(on_photo, [photo, temperature], outputs, api_name=False)
+        photo.change(
+            on_photo, [photo, temperature], [*outputs, hints, hint_list], api_name="colorize"
+        )
+        temperature.release(
+            with_hints, [photo, temperature, hints], [*outputs, hints, hint_list], api_name=False
+        )
+        if backend.takes_hints:
+            coloured.select(
+                on_click,
+                [photo, temperature, hints, picker],
+                [*outputs, hints, hint_list],
+                api_name=False,
+            )
+            undo.click(
+                lambda path, t, h: with_hints(path, t, h[:-1]),
+                [photo, temperature, hints],
+                [*outputs, hints, hint_list],
+                api_name=False,
+            )
+            clear.click(
+                lambda path, t: with_hints(path, t, []),
+                [photo, temperature],
+                [*outputs, hints, hint_list],
+                api_name=False,
+            )
     page.queue(max_size=queue_size, default_concurrency_limit=1)
     return page
 

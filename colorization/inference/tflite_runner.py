@@ -1,13 +1,16 @@
 """Colorizes a photo with a .tflite colorizer: the reference for app developers.
 
     python colorization/tflite_colorize.py MODEL.tflite INPUT_IMAGE OUTPUT_IMAGE [--temperature=T]
+        [--hints=HINTS.json]
 
 Needs only ai-edge-litert, NumPy and Pillow (no TensorFlow). The steps an app repeats:
   1. L of the photo at full resolution (CIELAB, D65), and the grey photo with that L.
   2. The grey photo resized to the model's S x S, as uint8 -> the model -> ab at S/4.
   3. ab upsampled (bilinear) to the photo's size, joined with the full-resolution L,
      converted to sRGB.
-The output has the input's width and height. The temperature of the annealed mean is the
+A model trained with hints also takes up to 32 points of colour (x, y in the photo's pixels
+and an sRGB colour): the runner scales them to the S x S input and pads the list, and the
+graph paints them. The output has the input's width and height. The temperature of the annealed mean is the
 model's own, from the config.json that the exporter writes beside the .tflite files (the
 nearest one in the folders above), else 0.38.
 """
@@ -19,6 +22,8 @@ import sys
 
 import numpy as np
 from PIL import Image
+
+from colorization.inference.hint_points import PADDING, padded, parse_hints, read_hints_file
 
 # sRGB D65 constants, the same as colorization/core/color.py (which uses TensorFlow).
 _XYZ_FROM_RGB = np.array(
@@ -102,17 +107,35 @@ class TFLiteColorizer:
     def __init__(self, model_path, num_threads=None, temperature=None):
         self.interpreter = _load_interpreter(model_path, num_threads)
         self.runner = self.interpreter.get_signature_runner()
-        grey = self.runner.get_input_details()["grey"]
-        self.size = int(grey["shape"][1])
+        inputs = self.runner.get_input_details()
+        self.size = int(inputs["grey"]["shape"][1])
+        # A model trained with hints takes a fixed number of points (padded).
+        self.takes_hints = "hint_points" in inputs
+        self.max_hints = int(inputs["hint_points"]["shape"][1]) if self.takes_hints else 0
         config = recorded_config(model_path)
         if temperature is None:
             temperature = config["temperature"] if config else DEFAULT_TEMPERATURE
         self.temperature = float(temperature)
         self.class_names = config["model"].get("class_names") if config else None
 
-    def colorize(self, image, temperature=None):
+    def hint_inputs(self, hints, height, width):
+        """The graph's hint_points and hint_rgb for a list of (x, y, (r, g, b)) in pixels of a
+        height x width photo: checked as the Colorizer checks them, scaled to the S x S input
+        (in float32, as the other formats scale them) and padded."""
+        if hints and not self.takes_hints:
+            raise ValueError(
+                "this .tflite colorizer takes no colour hints (it was trained without them)."
+            )
+        points, colours = padded(*parse_hints(hints or [], height, width), self.max_hints)
+        size = np.float32(self.size)
+        scale = np.array([size / np.float32(width), size / np.float32(height)], np.float32)
+        points = np.where(points >= 0, points * scale, np.float32(PADDING)).astype(np.float32)
+        return points[None], colours[None]
+
+    def colorize(self, image, temperature=None, hints=None):
         """uint8 (H, W) or (H, W, 1|3|4) -> (uint8 RGB (H, W, 3), class probabilities).
-        temperature: this call's; None = the colorizer's."""
+        temperature: this call's; None = the colorizer's. hints: [(x, y, (r, g, b)), ...]
+        in the photo's pixels (a model trained with hints), or None."""
         if temperature is None:
             temperature = self.temperature
         image = np.asarray(image)
@@ -120,6 +143,11 @@ class TFLiteColorizer:
             image = image[..., None]
         rgb = np.repeat(image[..., :1], 3, -1) if image.shape[-1] == 1 else image[..., :3]
         height, width = rgb.shape[:2]
+        inputs = {}
+        if self.takes_hints:
+            inputs["hint_points"], inputs["hint_rgb"] = self.hint_inputs(hints, height, width)
+        elif hints:
+            self.hint_inputs(hints, height, width)  # raises: no hint input
         full_l = lightness(rgb)
         grey = Image.fromarray(grey_with_lightness(full_l)).resize(
             (self.size, self.size), Image.Resampling.BILINEAR
@@ -127,6 +155,7 @@ class TFLiteColorizer:
         out = self.runner(
             grey=np.asarray(grey, np.uint8)[None, :, :, None],
             temperature=np.array([temperature], np.float32),
+            **inputs,
         )
         ab = out["ab"][0].astype(np.float32)
         # Upsample each ab channel to the photo's size (Pillow's 32-bit float images).
@@ -156,6 +185,12 @@ def main(argv=None):
         f"else {DEFAULT_TEMPERATURE}",
     )
     parser.add_argument("--num_threads", type=int, default=None)
+    parser.add_argument(
+        "--hints",
+        default=None,
+        help='a JSON file of colour hints, [{"x": 10, "y": 20, "rgb": [200, 30, 40]}, ...] '
+        "in the photo's pixels (a model trained with hints)",
+    )
     args = parser.parse_args(argv)
     if args.temperature is not None and args.temperature <= 0:
         parser.error(f"--temperature must be > 0. Received: {args.temperature}")
@@ -169,7 +204,15 @@ def main(argv=None):
     except (OSError, ValueError, RuntimeError) as e:
         print(f"error: cannot load {args.model!r} as a colorizer .tflite: {e}", file=sys.stderr)
         return 2
-    rgb, _ = colorizer.colorize(image, args.temperature)
+    hints = None
+    if args.hints:
+        try:
+            hints = read_hints_file(args.hints)
+            colorizer.hint_inputs(hints, *image.shape[:2])
+        except (OSError, ValueError) as e:
+            print(f"error: --hints={args.hints}: {e}", file=sys.stderr)
+            return 2
+    rgb, _ = colorizer.colorize(image, args.temperature, hints)
     Image.fromarray(rgb).save(args.output_image)
     print(f"Wrote {args.output_image} ({rgb.shape[1]}x{rgb.shape[0]})")
     return 0
