@@ -24,8 +24,11 @@ from benchmarks.browser import (
     MISSING_BROWSER,
     DemoServer,
     chromium,
+    click_image_pixel,
     fetch_image,
     find_browser,
+    set_colour,
+    status_text,
     upload,
 )
 from colorization.core import cli
@@ -48,6 +51,9 @@ def define_flags():
 
 def main(argv):
     import tempfile
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     from colorization.inference.demo import example_files
     from data_prep.sources import list_images
@@ -82,8 +88,13 @@ def main(argv):
                 print(
                     f"[{i + 1}/{FLAGS.repeats}] {os.path.basename(path)}: {seconds:.2f} s — {text}"
                 )
-            # The screenshot shows scikit-image's chelsea (free to publish).
+            # The screenshot shows scikit-image's chelsea (free to publish), with one colour
+            # hint on the cat's cheek when the model takes hints.
             upload(driver, server.url, examples[0])
+            if driver.find_elements(By.CSS_SELECTOR, "#hint_colour button.dialog-button"):
+                set_colour(driver, "hint_colour", "#2846dc")
+                click_image_pixel(driver, "#coloured img", 150, 150)
+                WebDriverWait(driver, 120).until(lambda d: "with 1 hint" in status_text(d))
             # Gradio fades outputs in after an update; the screenshot waits for the fade.
             time.sleep(2)
             if FLAGS.screenshot:

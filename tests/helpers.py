@@ -1,8 +1,13 @@
-"""Generated test data: colourful photos and VOCdevkit folders, no network, no data outside the tests."""
+"""Generated test data (colourful photos and VOCdevkit folders, no network, no data outside
+the tests), and the project's commands run as a user runs them."""
 
+import atexit
+import json
+import os
 import pathlib
 import subprocess
 import sys
+import threading
 
 import numpy as np
 from PIL import Image
@@ -11,11 +16,115 @@ from PIL import Image
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
+# A process that has imported TensorFlow and Keras once (and run no TensorFlow op, so that
+# forking it is safe) runs each command in a forked child: `python -m MODULE ARGS` or
+# `python SCRIPT ARGS` as __main__, with its own working folder, stdout, stderr and exit
+# status, without paying for the imports again. Requests and answers are JSON lines.
+_FORK_SERVER = r"""
+import json, os, runpy, sys, threading, traceback
+import keras, tensorflow  # noqa: F401
+
+def child(argv, cwd, out, err):
+    os.dup2(out, 1)
+    os.dup2(err, 2)
+    sys.stdout = os.fdopen(1, "w", buffering=1)
+    sys.stderr = os.fdopen(2, "w", buffering=1)
+    os.chdir(cwd)
+    status = 0
+    try:
+        if argv[0] == "-m":
+            sys.argv = [argv[1], *argv[2:]]
+            runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+        else:
+            sys.argv = list(argv)
+            sys.path.insert(0, os.path.dirname(os.path.abspath(argv[0])))
+            runpy.run_path(argv[0], run_name="__main__")
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            print(e.code, file=sys.stderr)
+        status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+def drain(fd, into):
+    with os.fdopen(fd, "rb") as pipe:
+        into.append(pipe.read())
+
+answers = sys.stdout
+for line in sys.stdin:
+    request = json.loads(line)
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(out_read)
+        os.close(err_read)
+        child(request["argv"], request["cwd"], out_write, err_write)
+    os.close(out_write)
+    os.close(err_write)
+    out, err = [], []
+    readers = [threading.Thread(target=drain, args=a) for a in ((out_read, out), (err_read, err))]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join()
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    answers.write(json.dumps({"code": code, "stdout": out[0].decode(errors="replace"),
+                              "stderr": err[0].decode(errors="replace")}) + "\n")
+    answers.flush()
+"""
+_server = None
+_server_lock = threading.Lock()
+
+
+def _fork_server():
+    global _server
+    if _server is None or _server.poll() is not None:
+        _server = subprocess.Popen(
+            [sys.executable, "-c", _FORK_SERVER],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")),
+        )
+        atexit.register(_server.kill)
+    return _server
+
+
+def run_command(argv, cwd=ROOT, env=None, timeout=None):
+    """`python ARGV...` (ARGV = ["-m", MODULE, ...] or [SCRIPT, ...]) as a user runs it, with
+    its output captured as text: a subprocess.CompletedProcess. Without `env`, in a child
+    forked from one process that imported TensorFlow once; with `env` (which may change
+    what the imports do), in a fresh interpreter."""
+    if env is not None:
+        return subprocess.run(
+            [sys.executable, *argv],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    with _server_lock:
+        server = _fork_server()
+        server.stdin.write(json.dumps({"argv": [str(a) for a in argv], "cwd": str(cwd)}) + "\n")
+        server.stdin.flush()
+        answer = json.loads(server.stdout.readline())
+    return subprocess.CompletedProcess(
+        [sys.executable, *argv], answer["code"], answer["stdout"], answer["stderr"]
+    )
+
+
 def run_module(module, *args, env=None):
     """Runs `python -m module args...` from the repository root, capturing text output."""
-    return subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=ROOT, env=env, capture_output=True, text=True
-    )
+    return run_command(["-m", module, *args], env=env)
 
 
 VOC_NAMES = ("dog", "cat", "sheep", "horse", "cow")

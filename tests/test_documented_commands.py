@@ -160,6 +160,11 @@ for line in json.load(open(sys.argv[1])):
     if assignment:
         variables[assignment[1]] = shlex.split(assignment[2])[0]
         continue
+    written = re.match(r"^echo ('[^']*') > (\S+)$", line)
+    if written:
+        with open(written[2], "w") as f:
+            f.write(shlex.split(written[1])[0] + "\n")
+        continue
     line = re.sub(r"\$([A-Z_]+)", lambda m: variables[m[1]], line)
     argv = shlex.split(line)[1:]
     read, write = os.pipe()
@@ -241,7 +246,7 @@ def documented_lines():
     for document in DOCUMENTS:
         for index, block in enumerate(shell_blocks(document)):
             for line in block:
-                if PROJECT_COMMAND.search(line) or re.match(r"^[A-Z_]+=", line):
+                if PROJECT_COMMAND.search(line) or re.match(r"^([A-Z_]+=|echo '.*' > )", line):
                     found.append((document, index, line))
     return found
 
@@ -269,7 +274,7 @@ def test_documented_commands_run_as_written(tmp_path, mobilenet_tflite):
             skipped.append((document, line, reason))
             continue
         line = rewrite(line, tflite)
-        if re.match(r"^[A-Z_]+=", line) or line not in lines:
+        if re.match(r"^([A-Z_]+=|echo )", line) or line not in lines:
             lines.append(line)
     (tmp_path / "commands.json").write_text(json.dumps(lines))
     result = subprocess.run(
@@ -286,7 +291,7 @@ def test_documented_commands_run_as_written(tmp_path, mobilenet_tflite):
         for report in reports
         if report["code"] != 0
     ]
-    commands = [line for line in lines if not re.match(r"^[A-Z_]+=", line)]
+    commands = [line for line in lines if not re.match(r"^([A-Z_]+=|echo )", line)]
     if result.returncode != 0 or len(ran) != len(commands):
         failures.append(f"the driver stopped ({result.returncode}):\n{result.stderr[-3000:]}")
     print(f"ran {len(ran)} command lines; skipped {len(skipped)}:")

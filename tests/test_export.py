@@ -16,7 +16,7 @@ from colorization.inference import tflite_runner as tflite_colorize
 from colorization.inference.colorizer import Colorizer
 from colorization.model import model_files
 from export import serving_client
-from tests.helpers import ROOT, photo, run_module
+from tests.helpers import ROOT, photo, run_command, run_module
 
 pytestmark = pytest.mark.slow
 
@@ -62,18 +62,8 @@ def _saved_model_dir(exported):
 def test_tf_serving_layout_and_signatures(exported):
     path = _saved_model_dir(exported)
     assert tf.saved_model.contains_saved_model(path)
-    shown = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tensorflow.python.tools.saved_model_cli",
-            "show",
-            "--dir",
-            path,
-            "--all",
-        ],
-        capture_output=True,
-        text=True,
+    shown = run_command(
+        ["-m", "tensorflow.python.tools.saved_model_cli", "show", "--dir", path, "--all"]
     )
     assert shown.returncode == 0, shown.stderr[-2000:]
     for name in ("serving_default", "colorize_with_temperature", "colorize_bytes", "logits"):
@@ -85,9 +75,8 @@ def test_tf_serving_layout_and_signatures(exported):
 def test_saved_model_cli_run(exported, tmp_path):
     image = photo(3, 20, 28)[None]
     np.save(tmp_path / "image.npy", image)
-    result = subprocess.run(
+    result = run_command(
         [
-            sys.executable,
             "-m",
             "tensorflow.python.tools.saved_model_cli",
             "run",
@@ -101,9 +90,7 @@ def test_saved_model_cli_run(exported, tmp_path):
             f"image={tmp_path / 'image.npy'}",
             "--outdir",
             str(tmp_path / "out"),
-        ],
-        capture_output=True,
-        text=True,
+        ]
     )
     assert result.returncode == 0, result.stderr[-2000:]
     rgb = np.load(tmp_path / "out" / "rgb.npy")

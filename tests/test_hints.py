@@ -263,13 +263,11 @@ def test_every_format_follows_the_same_hints(hint_model_dir, tmp_path):
     the TensorFlow-free runner and both CLIs colour one photo with the same hints alike; a
     batch whose photos carry different numbers of hints matches the photos one by one."""
     import json
-    import subprocess
-    import sys
 
     from PIL import Image
 
     from colorization.inference import tflite_runner
-    from tests.helpers import ROOT, photo, run_module
+    from tests.helpers import ROOT, photo, run_command, run_module
 
     out = tmp_path / "exported"
     result = run_module(
@@ -309,18 +307,14 @@ def test_every_format_follows_the_same_hints(hint_model_dir, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     coloured["colorize CLI (SavedModel)"] = np.asarray(Image.open(tmp_path / "cli" / "in.png"))
-    script = subprocess.run(
+    script = run_command(
         [
-            sys.executable,
-            str(ROOT / "colorization" / "tflite_colorize.py"),
-            str(tflite),
-            str(tmp_path / "in.png"),
-            str(tmp_path / "script.png"),
+            ROOT / "colorization" / "tflite_colorize.py",
+            tflite,
+            tmp_path / "in.png",
+            tmp_path / "script.png",
             f"--hints={hint_file}",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+        ]
     )
     assert script.returncode == 0, script.stderr[-2000:]
     coloured["tflite script"] = np.asarray(Image.open(tmp_path / "script.png"))

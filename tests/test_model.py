@@ -125,3 +125,27 @@ def test_trains_under_the_jax_backend():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "jax ok" in result.stdout
+
+
+@pytest.mark.parametrize("backbone", ["vgg16", "mobilenet_v2"])
+def test_fusion_dropout_acts_only_while_training(backbone):
+    small = dict(image_size=64, width_multiplier=0.125, fc_units=(16, 16, 8), backbone=backbone)
+    if backbone == "mobilenet_v2":
+        small["freeze_backbone"] = True
+    keras.utils.set_random_seed(3)
+    dropped = build_model(ModelConfig(**small, fusion_dropout=0.5))
+    plain = build_model(ModelConfig(**small))
+    plain.set_weights(dropped.get_weights())  # a layer without weights: the same layout
+    lightness = np.random.default_rng(0).uniform(0, 100, (2, 64, 64, 1)).astype(np.float32)
+    np.testing.assert_allclose(
+        dropped(lightness, training=False)["color_logits"],
+        plain(lightness, training=False)["color_logits"],
+        atol=1e-5,
+    )
+    # While training, about half of fc3's active units reach the colour path.
+    fc3 = keras.Model(dropped.input, dropped.get_layer("fusion_dropout").output)
+    active = fc3(lightness, training=False).numpy() != 0
+    kept = fc3(lightness, training=True).numpy() != 0
+    assert active.sum() >= 4 and 0.2 < (kept & active).sum() / active.sum() < 0.8
+    with pytest.raises(ValueError, match=r"fusion_dropout must be in \[0, 1\). Received: "):
+        ModelConfig(**small, fusion_dropout=1.0)

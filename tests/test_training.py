@@ -26,7 +26,7 @@ from colorization.model.network import build_model
 from colorization.training import trainer as training
 from data_prep import pipeline, sources
 from tests.conftest import tiny_train_config
-from tests.helpers import ROOT
+from tests.helpers import ROOT, run_command
 
 pytestmark = pytest.mark.slow
 
@@ -44,14 +44,7 @@ def _train_main(*args, env=None, **kwargs):
     """train_main.py in a subprocess; on the smoke preset unless args name a --config."""
     if not any(a.startswith("--config=") for a in args):
         args = ("--config=smoke", *args)
-    return subprocess.run(
-        [sys.executable, "train_main.py", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=env,
-        **kwargs,
-    )
+    return run_command(["train_main.py", *args], env=env, **kwargs)
 
 
 def _config_from(*args):
@@ -630,12 +623,7 @@ def test_a_restarted_multi_worker_run_resumes_on_every_worker(generated_voc, tmp
 
 def test_train_main_needs_a_preset_and_one_run_length(tmp_path):
     model_dir = tmp_path / "run"
-    bare = subprocess.run(
-        [sys.executable, "train_main.py", f"--model_dir={model_dir}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    bare = run_command(["train_main.py", f"--model_dir={model_dir}"])
     assert bare.returncode == 1 and "--config is required" in bare.stderr
     both = _train_main("--epochs=2", "--steps=10", f"--model_dir={model_dir}")
     assert both.returncode == 1 and "--epochs=2 and --steps=10" in both.stderr

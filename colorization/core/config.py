@@ -103,6 +103,8 @@ class ModelConfig:
       use_class_branch: False gives the plain Zhang et al. network with only colour logits.
       use_fusion: tile fc3 over conv5 and concatenate it (the paper's instance-aware fusion);
         False with a class branch gives multi-task training without fusion.
+      fusion_dropout: while training, drop this fraction of the fc3 units the colour path
+        receives (0 = none), so that it cannot lean on the class alone for its colours.
       class_loss: "softmax" (single dominant label) or "sigmoid" (multi-label).
       dtype_policy: "float32", "mixed_float16" or "mixed_bfloat16"; logits stay float32.
       num_bins: colour bins of the output (313 for the Zhang et al. gamut).
@@ -125,6 +127,7 @@ class ModelConfig:
     fc_units: tuple = (1024, 512, 256)
     use_class_branch: bool = True
     use_fusion: bool = True
+    fusion_dropout: float = 0.0
     class_loss: str = "softmax"
     dtype_policy: str = "float32"
     num_bins: int = NUM_BINS
@@ -171,6 +174,10 @@ class ModelConfig:
             raise ValueError(
                 "use_fusion=True needs use_class_branch=True: fusion tiles the branch's fc3. "
                 f"Received: use_class_branch={self.use_class_branch}, use_fusion={self.use_fusion}"
+            )
+        if not 0 <= self.fusion_dropout < 1:
+            raise ValueError(
+                f"fusion_dropout must be in [0, 1). Received: fusion_dropout={self.fusion_dropout!r}"
             )
         if self.class_loss not in CLASS_LOSSES:
             raise ValueError(

@@ -408,9 +408,9 @@ def format_full_table(summaries, names):
 def format_pair_table(summaries, pairs):
     """Markdown lines: the paired differences first - second per set."""
     lines = [
-        "| set | difference | AuC [95% CI] | rebalanced AuC [95% CI] | "
+        "| set | difference | AuC [95% CI] | rebalanced AuC [95% CI] | PSNR dB [95% CI] | "
         "colourfulness ratio [95% CI] | sepia share [95% CI] |",
-        "|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|",
     ]
     for set_name, summary in summaries.items():
         for first, second in pairs:
@@ -419,6 +419,7 @@ def format_pair_table(summaries, pairs):
             lines.append(
                 f"| {set_name} | {key} | {_interval_text(d['auc'], iv['auc'])} | "
                 f"{_interval_text(d['rebalanced_auc'], iv['rebalanced_auc'])} | "
+                f"{_interval_text(d['psnr'], iv['psnr'])} | "
                 f"{_interval_text(100 * d['colorfulness_ratio'], [100 * v for v in iv['colorfulness_ratio']])} | "
                 f"{_interval_text(d['sepia_share'], iv['sepia_share'])} |"
             )

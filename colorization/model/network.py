@@ -28,6 +28,12 @@ and the same design follows it:
 The stride-16 features carry the semantics, the stride-8 and stride-4 skips carry the
 edges that colour boundaries follow, so the head needs no dilation at S/8.
 
+With `hints`, a second input carries a few points of known colour (colorization.core.hints):
+pooled to S/16, S/8 and S/4 as the mean ab of the hinted pixels of each cell (so one
+clicked pixel keeps its full colour at every scale) and a flag of the cells that hold one,
+it is projected by a 1x1 convolution that starts at zero and added to the input of conv6,
+conv7 and conv8, whose 3x3 convolutions spread it. The trunk never sees it.
+
 Only `keras.layers` and `keras.ops` are used, so the model trains under any Keras backend.
 """
 
@@ -66,28 +72,52 @@ def _batch_norm(name, config):
     )
 
 
+@keras.saving.register_keras_serializable(package="colorization")
+class HintPooling(layers.Layer):
+    """A hint map (batch, S, S, 3: a, b, mask) pooled by `factor`: per cell, the mean ab of
+    its hinted pixels scaled by 1/110 (about [-1, 1]) and 1 where the cell holds a hint.
+    Averaging ab over the whole cell instead would shrink a one-pixel hint by factor² (256
+    at S/16); cells without a hint stay exactly zero."""
+
+    def __init__(self, factor, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = int(factor)
+
+    def call(self, hints):
+        hints = keras.ops.cast(hints, self.compute_dtype)
+        mask = hints[..., 2:]
+        ab = hints[..., :2] * mask / _HINT_AB_SCALE
+        pool = self.factor
+        share = keras.ops.average_pool(mask, pool, pool, "valid")
+        mean_ab = keras.ops.average_pool(ab, pool, pool, "valid") / keras.ops.maximum(share, 1e-6)
+        present = keras.ops.cast(share > 0, self.compute_dtype)
+        return keras.ops.concatenate([mean_ab, present], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+        pooled = [None if d is None else d // self.factor for d in (height, width)]
+        return (batch, *pooled, channels)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
 def _hint_pyramid(hints, config, strides):
-    """The hint map at the strides the colour path has features at ({4: S/4, 8: S/8, ...}
-    for `strides` among 4, 8, 16), ab scaled to about [-1, 1], area-averaged with the mask
-    (an empty map stays exactly zero at every stride)."""
+    """{stride: the hint map pooled to S/stride} for the strides the colour path has
+    features at (HintPooling)."""
     if hints is None:
         return None
     dtype = config.dtype_policy
-    scale = 1.0 / _HINT_AB_SCALE
-    x = layers.Rescaling([scale, scale, 1.0], name="hints_scale", dtype=dtype)(hints)
-    pyramid = {4: layers.AveragePooling2D(4, name="hints_s4", dtype=dtype)(x)}
-    for stride in (8, 16):
-        if stride <= max(strides):
-            pyramid[stride] = layers.AveragePooling2D(2, name=f"hints_s{stride}", dtype=dtype)(
-                pyramid[stride // 2]
-            )
-    return pyramid
+    return {
+        stride: HintPooling(stride, name=f"hints_s{stride}", dtype=dtype)(hints)
+        for stride in strides
+    }
 
 
 def _add_hints(x, pyramid, stride, name, config):
-    """x + a 1x1 convolution of the hint map at x's stride. The convolution starts at zero
-    and has no bias, so a warm-started network colours as before, and with no hint the
-    added term is exactly zero."""
+    """x + a 1x1 convolution of the hint map at x's stride, for the block `name` that follows
+    to spread. The convolution starts at zero and has no bias, so a warm-started network
+    colours as before, and with no hint the added term is exactly zero."""
     if pyramid is None:
         return x
     projected = layers.Conv2D(
@@ -202,15 +232,15 @@ def build_model(config=None):
             )(x)
 
     for name, filters, num_convs, dilation, stride in _HEAD_BLOCKS:
-        x = _conv_block(x, name, scaled_width(filters, width), num_convs, dilation, stride, config)
         x = _add_hints(x, pyramid, 8, name, config)
+        x = _conv_block(x, name, scaled_width(filters, width), num_convs, dilation, stride, config)
     conv8 = scaled_width(_CONV8_FILTERS, width)
     x = layers.Conv2DTranspose(
         conv8, 4, strides=2, padding="same", activation="relu", name="conv8_1", dtype=dtype
     )(x)
+    x = _add_hints(x, pyramid, 4, "conv8", config)
     x = layers.Conv2D(conv8, 3, padding="same", activation="relu", name="conv8_2", dtype=dtype)(x)
     x = layers.Conv2D(conv8, 3, padding="same", activation="relu", name="conv8_3", dtype=dtype)(x)
-    x = _add_hints(x, pyramid, 4, "conv8", config)
     outputs["color_logits"] = layers.Conv2D(
         config.num_bins, 1, name="color_logits", dtype="float32"
     )(x)
@@ -235,6 +265,8 @@ def _class_branch(x, config, dtype):
 def _tile_and_concat(features, fc3, grid, config):
     """concat(features, fc3 tiled over the grid x grid positions): the paper's fusion."""
     dtype = config.dtype_policy
+    if config.fusion_dropout:
+        fc3 = layers.Dropout(config.fusion_dropout, name="fusion_dropout", dtype=dtype)(fc3)
     # (batch, fc3) -> (batch, 1, 1, fc3) -> the same vector at every position.
     tiled = layers.Reshape((1, 1, config.fc_units[-1]), name="fusion_reshape")(fc3)
     tiled = layers.UpSampling2D(size=(grid, grid), name="fusion_tile", dtype=dtype)(tiled)
@@ -279,13 +311,13 @@ def _build_mobilenet_colorizer(config):
         name="fusion_conv",
         dtype=dtype,
     )(x)
-    x = _convs(x, "conv6", scaled_width(_MOBILE_HEAD["conv6"], width), config)
     x = _add_hints(x, pyramid, 16, "conv6", config)
+    x = _convs(x, "conv6", scaled_width(_MOBILE_HEAD["conv6"], width), config)
     for name, skip, stride in (("conv7", "s8", 8), ("conv8", "s4", 4)):
         x = layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_up", dtype=dtype)(x)
         x = layers.Concatenate(name=f"{name}_skip", dtype=dtype)([x, features[skip]])
-        x = _convs(x, name, scaled_width(_MOBILE_HEAD[name], width), config)
         x = _add_hints(x, pyramid, stride, name, config)
+        x = _convs(x, name, scaled_width(_MOBILE_HEAD[name], width), config)
     outputs["color_logits"] = layers.Conv2D(
         config.num_bins, 1, name="color_logits", dtype="float32"
     )(x)

@@ -54,9 +54,10 @@ def distributed_loop(
     """
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
 
-    def replica_step(lightness, targets):
+    def replica_step(features, targets):
+        # features: L, or {"L", "hints"} for a network that takes hints.
         with tf.GradientTape() as tape:
-            outputs = model(lightness, training=True)
+            outputs = model(features, training=True)
             parts = {name: fn(targets[name], outputs[name]) for name, fn in loss.items()}
             total = tf.add_n([loss_weights[name] * value for name, value in parts.items()])
             # scale_loss multiplies by the loss scale under mixed_float16 (a
@@ -69,8 +70,8 @@ def distributed_loop(
 
     @tf.function
     def train_step(inputs):
-        lightness, targets = inputs
-        per_replica = strategy.run(replica_step, args=(lightness, targets))
+        features, targets = inputs
+        per_replica = strategy.run(replica_step, args=(features, targets))
         return {k: strategy.reduce("SUM", v, axis=None) for k, v in per_replica.items()}
 
     for callback in callbacks:
