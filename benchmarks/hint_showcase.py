@@ -10,6 +10,8 @@ photo's three worst cells of a 3 x 3 grid; they are marked with rings on the hin
 The ab error of each column is printed per photo.
 """
 
+import os
+
 import numpy as np
 from absl import flags
 
@@ -37,11 +39,29 @@ def _ab(rgb_u8):
     return color.rgb_to_lab(tf.cast(rgb_u8, tf.float32) / 255.0).numpy()[..., 1:]
 
 
+def _box_mean(values, radius):
+    """The mean of `values` (H, W) over a (2r+1)² window around each pixel (clipped)."""
+    padded = np.pad(values, radius, mode="edge")
+    total = padded.cumsum(0).cumsum(1)
+    total = np.pad(total, ((1, 0), (1, 0)))
+    side = 2 * radius + 1
+    height, width = values.shape
+    return (
+        total[side : side + height, side : side + width]
+        - total[:height, side : side + width]
+        - total[side : side + height, :width]
+        + total[:height, :width]
+    ) / side**2
+
+
 def worst_points(automatic, truth, grid=GRID, count=COUNT):
-    """(x, y, (r, g, b)) hints at the pixels where `automatic` is furthest from `truth` in
-    ab, one in each of the `count` worst cells of a grid x grid split of the photo."""
+    """(x, y, (r, g, b)) hints where `automatic` is furthest from `truth` in ab (averaged
+    over a window of about a 30th of the photo, so a hint lands inside a wrongly coloured
+    region, not on an edge), one in each of the `count` worst cells of a grid x grid split
+    of the photo; each holds the truth's colour at its pixel."""
     error = np.linalg.norm(_ab(automatic) - _ab(truth), axis=-1)
     height, width = error.shape
+    error = _box_mean(error, max(1, min(height, width) // 60))
     cells = []
     for i in range(grid):
         for j in range(grid):
@@ -50,11 +70,10 @@ def worst_points(automatic, truth, grid=GRID, count=COUNT):
             cell = error[rows, cols]
             r, c = np.unravel_index(np.argmax(cell), cell.shape)
             cells.append((cell.mean(), rows.start + r, cols.start + c))
-    hints = []
-    for _, y, x in sorted(cells, reverse=True)[:count]:
-        patch = truth[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3].reshape(-1, 3)
-        hints.append((int(x), int(y), tuple(int(v) for v in patch.mean(0).round())))
-    return hints
+    return [
+        (int(x), int(y), tuple(int(v) for v in truth[y, x]))
+        for _, y, x in sorted(cells, reverse=True)[:count]
+    ]
 
 
 def ring(image, hints, radius=6):
@@ -98,6 +117,7 @@ def main(argv):
         )
         rows.append([np.repeat(grey, 3, -1), automatic, ring(hinted, hints), photo])
     sheet = evaluation.photo_sheet(rows, FLAGS.height, gap=4)
+    os.makedirs(os.path.dirname(FLAGS.output) or ".", exist_ok=True)
     tf.io.write_file(FLAGS.output, tf.io.encode_png(sheet))
     print(f"Wrote {FLAGS.output} ({sheet.shape[1]}x{sheet.shape[0]})")
     return 0

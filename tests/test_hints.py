@@ -430,3 +430,51 @@ def skimage_ab(rgb_u8):
     import skimage.color
 
     return skimage.color.rgb2lab(rgb_u8[None].astype(np.float64) / 255.0)[0, :, 1:]
+
+
+def test_hint_pooling_keeps_a_single_click_at_full_colour():
+    """HintPooling against a NumPy loop: per cell the mean ab of its hinted pixels / 110 and
+    a flag; a one-pixel hint keeps its colour at S/16, and no hint stays exactly zero."""
+    from colorization.model.network import HintPooling
+
+    rng = np.random.default_rng(0)
+    maps = np.zeros((2, 32, 32, 3), np.float32)
+    for _ in range(12):
+        b, r, c = rng.integers(0, 2), rng.integers(0, 32), rng.integers(0, 32)
+        maps[b, r, c] = [*rng.uniform(-100, 100, 2), 1.0]
+    for factor in (4, 8, 16):
+        got = HintPooling(factor)(maps).numpy()
+        cells = maps.reshape(2, 32 // factor, factor, 32 // factor, factor, 3)
+        mask = cells[..., 2].sum((2, 4))
+        ab = cells[..., :2].sum((2, 4)) / np.maximum(mask, 1)[..., None] / 110.0
+        expected = np.concatenate([ab, (mask > 0)[..., None]], -1)
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+    single = np.zeros((1, 32, 32, 3), np.float32)
+    single[0, 5, 9] = [55.0, -22.0, 1.0]
+    np.testing.assert_allclose(HintPooling(16)(single)[0, 0, 0], [0.5, -0.2, 1.0], atol=1e-6)
+    assert not HintPooling(8)(np.zeros((1, 32, 32, 3), np.float32)).numpy().any()
+
+
+@pytest.mark.slow
+def test_hint_showcase_draws_grey_automatic_hinted_and_truth(hint_model_dir, model_dir, tmp_path):
+    from PIL import Image
+
+    from benchmarks import hint_showcase
+    from tests.helpers import run_module
+
+    # The hints go where the automatic colour is furthest from the truth.
+    truth = np.zeros((30, 30, 3), np.uint8)
+    truth[20:30, 0:10] = (200, 30, 40)
+    (x, y, rgb), *_ = hint_showcase.worst_points(np.zeros_like(truth), truth, grid=3, count=1)
+    assert 0 <= x < 10 and 20 <= y < 30 and rgb == (200, 30, 40)
+
+    out = tmp_path / "sheet" / "hints.png"
+    result = run_module(
+        "benchmarks.hint_showcase", f"--model={hint_model_dir}", f"--output={out}", "--height=40"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    sheet = np.asarray(Image.open(out))
+    # One row of 40 pixels per scikit-image photo, four pictures in each.
+    assert sheet.shape[0] >= 6 * 40 and "with 3 hints" in result.stdout
+    refused = run_module("benchmarks.hint_showcase", f"--model={model_dir}", f"--output={out}")
+    assert refused.returncode == 2 and "takes no colour hints" in refused.stderr

@@ -32,7 +32,8 @@ With `hints`, a second input carries a few points of known colour (colorization.
 pooled to S/16, S/8 and S/4 as the mean ab of the hinted pixels of each cell (so one
 clicked pixel keeps its full colour at every scale) and a flag of the cells that hold one,
 it is projected by a 1x1 convolution that starts at zero and added to the input of conv6,
-conv7 and conv8, whose 3x3 convolutions spread it. The trunk never sees it.
+conv7 and conv8, whose 3x3 convolutions spread it, and to the colour logits at S/4 (a
+direct path from a cell's hint to its colours). The trunk never sees it.
 
 Only `keras.layers` and `keras.ops` are used, so the model trains under any Keras backend.
 """
@@ -112,6 +113,25 @@ def _hint_pyramid(hints, config, strides):
         stride: HintPooling(stride, name=f"hints_s{stride}", dtype=dtype)(hints)
         for stride in strides
     }
+
+
+def _hinted_logits(logits, pyramid, config):
+    """The colour logits plus a 1x1 convolution of the hint map at S/4 (zero at the start,
+    no bias): a direct path from a cell's hint to its colour distribution. It can express
+    "this cell is ab" exactly, since the log of a Gaussian around ab over the bins is, up to
+    a per-cell constant that the softmax ignores, linear in ab, and it learns in a few
+    hundred steps what the blocks' paths learn slowly."""
+    if pyramid is None:
+        return logits
+    direct = layers.Conv2D(
+        config.num_bins,
+        1,
+        use_bias=False,
+        kernel_initializer="zeros",
+        name="color_logits_hints",
+        dtype="float32",
+    )(pyramid[4])
+    return layers.Add(name="color_logits_with_hints", dtype="float32")([logits, direct])
 
 
 def _add_hints(x, pyramid, stride, name, config):
@@ -241,9 +261,9 @@ def build_model(config=None):
     x = _add_hints(x, pyramid, 4, "conv8", config)
     x = layers.Conv2D(conv8, 3, padding="same", activation="relu", name="conv8_2", dtype=dtype)(x)
     x = layers.Conv2D(conv8, 3, padding="same", activation="relu", name="conv8_3", dtype=dtype)(x)
-    outputs["color_logits"] = layers.Conv2D(
-        config.num_bins, 1, name="color_logits", dtype="float32"
-    )(x)
+    outputs["color_logits"] = _hinted_logits(
+        layers.Conv2D(config.num_bins, 1, name="color_logits", dtype="float32")(x), pyramid, config
+    )
 
     return keras.Model(inputs=inputs, outputs=outputs, name="instance_aware_colorizer")
 
@@ -318,9 +338,9 @@ def _build_mobilenet_colorizer(config):
         x = layers.Concatenate(name=f"{name}_skip", dtype=dtype)([x, features[skip]])
         x = _add_hints(x, pyramid, stride, name, config)
         x = _convs(x, name, scaled_width(_MOBILE_HEAD[name], width), config)
-    outputs["color_logits"] = layers.Conv2D(
-        config.num_bins, 1, name="color_logits", dtype="float32"
-    )(x)
+    outputs["color_logits"] = _hinted_logits(
+        layers.Conv2D(config.num_bins, 1, name="color_logits", dtype="float32")(x), pyramid, config
+    )
     return keras.Model(inputs=inputs, outputs=outputs, name="instance_aware_colorizer_mnv2")
 
 
