@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorization.core import hints
+from colorization.core import bins, hints
 from colorization.core.config import ModelConfig
 from colorization.inference.colorizer import Colorizer, parse_hints
 from colorization.model import model_files
-from colorization.model.network import build_model, model_inputs
+from colorization.model.network import HINT_SIGMA, build_model, model_inputs
 from data_prep import pipeline, sources
 from tests.conftest import tiny_train_config
 
@@ -120,10 +120,24 @@ def test_a_hint_network_warm_started_from_one_without_hints_colours_as_it_did(co
     some = np.stack(
         [hints.random_hints(tf.fill([size, size, 2], 40.0), 6, tf.constant([1, 2], tf.int64))] * 2
     )
-    # The new layers start at zero: hints or none, the colours of the model it came from.
-    for given in (None, some):
-        got = hinted(model_inputs(hinted, lightness, given))["color_logits"].numpy()
-        np.testing.assert_allclose(got, expected, atol=1e-5)
+    # With no hint: the colours of the model it came from.
+    got = hinted(model_inputs(hinted, lightness))["color_logits"].numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    # With hints, at the start only the direct path acts: every S/4 cell holding a hint
+    # (all of colour (40, 40) here) gets the log of a Gaussian of width HINT_SIGMA around
+    # it added to its logits (up to a constant per cell), every other cell is unchanged.
+    got = hinted(model_inputs(hinted, lightness, some))["color_logits"].numpy()
+    hinted_cells = some[..., 2].reshape(2, size // 4, 4, size // 4, 4).max((2, 4)) > 0
+    centers = bins.bin_centers()
+    gaussian = -((centers - 40.0) ** 2).sum(1) / (2 * HINT_SIGMA**2)
+    change = got - expected
+    change -= change.mean(-1, keepdims=True)
+    np.testing.assert_allclose(change[~hinted_cells], 0.0, atol=1e-4)
+    np.testing.assert_allclose(
+        change[hinted_cells],
+        np.broadcast_to(gaussian - gaussian.mean(), change[hinted_cells].shape),
+        atol=1e-3,
+    )
     # Trained (here: set at random), hints move the colours; no hint still changes nothing,
     # since the hint layers have no bias.
     for layer in hinted.layers:

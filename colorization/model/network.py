@@ -39,13 +39,19 @@ Only `keras.layers` and `keras.ops` are used, so the model trains under any Kera
 """
 
 import keras
+import numpy as np
 from keras import layers
 
-from colorization.core.config import HINT_CHANNELS, ModelConfig
+from colorization.core import gamut
+from colorization.core.config import HINT_CHANNELS, NUM_BINS, ModelConfig
 from colorization.model import backbones
 
 # Hint maps' ab is divided by this before the network sees it (ab spans about +-110).
 _HINT_AB_SCALE = 110.0
+# The width (in ab units) of the Gaussian the direct hint path starts as.
+HINT_SIGMA = 10.0
+# The factor on the hint projections added to the colour path's blocks.
+HINT_GAIN = 10.0
 
 # (name, filters at width 1.0, convolutions, dilation, stride of the last convolution).
 _TRUNK_BLOCKS = (
@@ -115,12 +121,27 @@ def _hint_pyramid(hints, config, strides):
     }
 
 
+def direct_hint_kernel(num_bins=NUM_BINS, sigma=HINT_SIGMA):
+    """The starting kernel (1, 1, 3, num_bins) of the direct hint path: for a cell whose
+    pooled hint is (a/110, b/110, 1) it adds -|ab - ab_q|² / (2 sigma²) to the logit of
+    every bin q, up to a term equal for all bins that the softmax ignores, i.e. the log
+    of a Gaussian of width `sigma` around the hinted colour. A cell without a hint is
+    (0, 0, 0) and gets nothing, whatever the kernel."""
+    kernel = np.zeros((1, 1, HINT_CHANNELS, num_bins), np.float32)
+    if num_bins != NUM_BINS:
+        return kernel
+    centers = gamut.bin_centers().astype(np.float64)
+    kernel[0, 0, 0] = _HINT_AB_SCALE * centers[:, 0] / sigma**2
+    kernel[0, 0, 1] = _HINT_AB_SCALE * centers[:, 1] / sigma**2
+    kernel[0, 0, 2] = -(centers**2).sum(1) / (2 * sigma**2)
+    return kernel
+
+
 def _hinted_logits(logits, pyramid, config):
-    """The colour logits plus a 1x1 convolution of the hint map at S/4 (zero at the start,
-    no bias): a direct path from a cell's hint to its colour distribution. It can express
-    "this cell is ab" exactly, since the log of a Gaussian around ab over the bins is, up to
-    a per-cell constant that the softmax ignores, linear in ab, and it learns in a few
-    hundred steps what the blocks' paths learn slowly."""
+    """The colour logits plus a 1x1 convolution of the hint map at S/4 (no bias): a direct
+    path from a cell's hint to its colour distribution, set once the model is built to the
+    log of a Gaussian around the hinted colour (`direct_hint_kernel`), so that a hinted
+    cell takes its colour from the first step and training can refine it."""
     if pyramid is None:
         return logits
     direct = layers.Conv2D(
@@ -137,7 +158,9 @@ def _hinted_logits(logits, pyramid, config):
 def _add_hints(x, pyramid, stride, name, config):
     """x + a 1x1 convolution of the hint map at x's stride, for the block `name` that follows
     to spread. The convolution starts at zero and has no bias, so a warm-started network
-    colours as before, and with no hint the added term is exactly zero."""
+    colours as before, and with no hint the added term is exactly zero. Its output is
+    multiplied by HINT_GAIN: the same Adam steps then move it HINT_GAIN times as far, which
+    a path that starts at zero needs to matter within a short fine-tuning."""
     if pyramid is None:
         return x
     projected = layers.Conv2D(
@@ -148,6 +171,9 @@ def _add_hints(x, pyramid, stride, name, config):
         name=f"{name}_hints",
         dtype=config.dtype_policy,
     )(pyramid[stride])
+    projected = layers.Rescaling(HINT_GAIN, name=f"{name}_hints_gain", dtype=config.dtype_policy)(
+        projected
+    )
     return layers.Add(name=f"{name}_with_hints", dtype=config.dtype_policy)([x, projected])
 
 
@@ -212,7 +238,17 @@ def build_model(config=None):
     """
     config = config or ModelConfig()
     if config.backbone == "mobilenet_v2":
-        return _build_mobilenet_colorizer(config)
+        model = _build_mobilenet_colorizer(config)
+    else:
+        model = _build_vgg_colorizer(config)
+    if config.hints:
+        direct = model.get_layer("color_logits_hints")
+        direct.set_weights([direct_hint_kernel(config.num_bins)])
+    return model
+
+
+def _build_vgg_colorizer(config):
+    """The paper's network (see the module doc)."""
     dtype = config.dtype_policy
     width = config.width_multiplier
     size = config.image_size
