@@ -149,8 +149,11 @@ def test_concurrent_uploads_to_the_page_are_all_answered_on_bounded_disk(photos,
         with ThreadPoolExecutor(max_workers=8) as pool:
             answers = list(pool.map(one, range(8)))
         assert server.alive()
-    for _, coloured, _, _, message in answers:
+    for answer in answers:
+        # grey, coloured, classes, download, status, then the (cleared) list of hints.
+        coloured, message = answer[1], answer[4]
         assert message.startswith("Coloured 451 x 300"), message
+        assert answer[-1].startswith("No hints"), answer[-1]
         shown = np.asarray(PIL.Image.open(coloured))
         assert shown.shape == (300, 451, 3) and _chroma(shown) > 5.0
     assert 1 <= len(os.listdir(results_dir)) <= 3
@@ -255,12 +258,11 @@ def test_a_click_places_a_hint_and_the_colour_follows(photos):
                 distance(automatic),
                 distance(hinted),
             )
-            # Lightness stays the photo's own.
-            np.testing.assert_allclose(
-                skimage.color.rgb2lab(hinted)[..., 0],
-                skimage.color.rgb2lab(automatic)[..., 0],
-                atol=1.5,
+            # Lightness stays the photo's own (but for a few pixels clipped to the sRGB gamut).
+            lightness = np.abs(
+                skimage.color.rgb2lab(hinted)[..., 0] - skimage.color.rgb2lab(automatic)[..., 0]
             )
+            assert lightness.mean() < 0.3 and np.percentile(lightness, 99.9) < 1.0
             driver.find_element(By.CSS_SELECTOR, "#undo_hint").click()
             wait.until(lambda d: "hint" not in browser.status_text(d).split("T =")[-1])
             wait.until(lambda d: "No hints" in d.find_element(By.CSS_SELECTOR, "#hints").text)
