@@ -122,6 +122,7 @@ def main(argv):
         f"| photo through the page (upload -> coloured image shown) | {result['photo_s']['median']:.2f} s | {result['photo_s']['min']:.2f} s |"
     )
     print(f"| first photo after start (graph tracing) | {first:.2f} s | |")
+    os.makedirs(os.path.dirname(FLAGS.output) or ".", exist_ok=True)
     with open(FLAGS.output, "w") as f:
         json.dump(result, f, indent=2)
     print(f"Wrote {FLAGS.output}" + (f" and {FLAGS.screenshot}" if FLAGS.screenshot else ""))
