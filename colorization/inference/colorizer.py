@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from colorization.core import bins, color
 from colorization.core import hints as hint_maps
-from colorization.inference.hint_points import padded, parse_hints  # noqa: F401
+from colorization.inference.hint_points import padded, parse_hints
 from colorization.model.network import input_size, model_inputs
 
 # The trained colorizer that ships with the package (a model_dir: config.json, priors.npz,
@@ -160,13 +160,15 @@ class KerasBackend:
         )
         return {k: v.numpy() for k, v in out.items()}
 
-    def colorize_points(self, images, temperature, points, colours):
-        """Each photo's hints, (N, 2) points in its pixels and (N, 3) uint8 colours."""
+    def colorize_hints(self, images, temperature, hints):
+        """hints: per photo, a list of (x, y, (r, g, b)) in its pixels (parse_hints)."""
         height, width = images.shape[1:3]
         maps = tf.stack(
             [
-                hint_maps.user_hint_map(p, c, height, width, self.image_size)
-                for p, c in zip(points, colours, strict=True)
+                hint_maps.user_hint_map(
+                    *parse_hints(h, height, width), height, width, self.image_size
+                )
+                for h in hints
             ]
         )
         return self.colorize_batch(images, temperature, maps)
@@ -191,11 +193,13 @@ class SavedModelBackend:
         )
         return {k: v.numpy() for k, v in out.items()}
 
-    def colorize_points(self, images, temperature, points, colours):
+    def colorize_hints(self, images, temperature, hints):
         """Hints go through the colorize_with_hints signature, whose temperature is the one
         the model was exported with; the batch's lists are padded to one length."""
-        count = max(len(p) for p in points)
-        pairs = [padded(p, c, count) for p, c in zip(points, colours, strict=True)]
+        height, width = images.shape[1:3]
+        parsed = [parse_hints(h, height, width) for h in hints]
+        count = max(len(p) for p, _ in parsed)
+        pairs = [padded(p, c, count) for p, c in parsed]
         out = self._hinted(
             image=tf.constant(images, tf.uint8),
             hint_points=tf.constant(np.stack([p for p, _ in pairs]).reshape(len(images), -1, 2)),
@@ -227,11 +231,8 @@ class TFLiteBackend:
             "class_probs": np.stack([o[1] for o in outs]),
         }
 
-    def colorize_points(self, images, temperature, points, colours):
-        hints = [
-            [(x, y, tuple(int(v) for v in rgb)) for (x, y), rgb in zip(p, c, strict=True)]
-            for p, c in zip(points, colours, strict=True)
-        ]
+    def colorize_hints(self, images, temperature, hints):
+        # The runner checks each list as parse_hints does (it is the same code).
         return self.colorize_batch(images, temperature, hints)
 
 
@@ -353,11 +354,7 @@ class Colorizer:
                 "a SavedModel colours hints at the temperature it was exported with "
                 f"({self._recorded_temperature:g}); received temperature={temperature:g}."
             )
-        height, width = images.shape[1:3]
-        parsed = [parse_hints(photo_hints, height, width) for photo_hints in hints]
-        return self.backend.colorize_points(
-            images, temperature, [p for p, _ in parsed], [c for _, c in parsed]
-        )
+        return self.backend.colorize_hints(images, temperature, hints)
 
     def colorize(self, image, temperature=None, hints=None):
         """uint8 (H, W) or (H, W, 1 or 3) -> uint8 (H, W, 3).
