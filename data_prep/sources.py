@@ -16,6 +16,7 @@ Source specs, as the CLIs take them:
                                          seeded hash of its file name, "train" the rest, "all"
                                          every photo (see `folder_split_of`)
     skimage                              the colour photos bundled with scikit-image (no network)
+    folder:PATH/*                        one folder: source per subfolder of PATH (sorted)
     SPEC,SPEC,...                        several sources as one (see `combine_sources`)
 
 File sources are audited before use: empty, unreadable and already-grey files are skipped
@@ -210,15 +211,45 @@ def _files_dataset(paths, labels, multi_hot):
     )
 
 
-def combine_sources(parts, seed=0):
+def source_counts(sizes, balance=1.0):
+    """How many photos each source gives one epoch of sum(sizes) photos.
+
+    Each source's share is proportional to size ** balance: balance 1 gives every photo once
+    (the sources in proportion to their size), 0 gives every source the same number (small
+    ones repeated, large ones cut), values between move the large sources' share towards the
+    small ones'. The counts are rounded by largest remainder, so they add up to the epoch.
+    """
+    sizes = np.asarray(sizes, np.float64)
+    if not 0.0 <= balance <= 1.0:
+        raise ValueError(f"balance must be in [0, 1]. Received: balance={balance!r}")
+    if sizes.size == 0 or np.any(sizes < 1):
+        raise ValueError(f"every source needs at least one photo. Received: sizes={sizes.tolist()}")
+    total = int(sizes.sum())
+    exact = total * sizes**balance / np.sum(sizes**balance)
+    counts = np.floor(exact).astype(np.int64)
+    largest_remainders = np.argsort(counts - exact, kind="stable")
+    counts[largest_remainders[: total - int(counts.sum())]] += 1
+    return counts
+
+
+def _balanced_indices(size, count, rng):
+    """`count` indices into a source of `size` photos: whole seeded permutations, repeated
+    as often as the count needs, the last one cut."""
+    rounds = -(-count // size)
+    return np.concatenate([rng.permutation(size) for _ in range(rounds)])[:count]
+
+
+def combine_sources(parts, seed=0, balance=1.0):
     """Several sources as one training source.
 
-    The mixing rule: every photo of every source once per epoch, so each source is drawn in
-    proportion to its size. File sources are merged photo by photo and put in one seeded
-    random order, so that even a small shuffle buffer sees all sources mixed; other sources
-    (TFDS) are appended after them and rely on the pipeline's shuffle buffer. Photos without
-    a VOC label (label -1, all-zero multi-hot) add no class loss (colorization.model.losses), only
-    colour loss.
+    The mixing rule: with balance 1 every photo of every source once per epoch, so each
+    source is drawn in proportion to its size. With balance < 1 the file sources' shares of
+    each epoch follow `source_counts` (the epoch keeps its length; a small source's photos
+    come more than once, a large one's are a seeded subset). File sources are merged photo by
+    photo and put in one seeded random order, so that even a small shuffle buffer sees all
+    sources mixed; other sources (TFDS) are appended after them and rely on the pipeline's
+    shuffle buffer. Photos without a VOC label (label -1, all-zero multi-hot) add no class
+    loss (colorization.model.losses), only colour loss.
     """
     if len(parts) == 1:
         return parts[0]
@@ -229,6 +260,21 @@ def combine_sources(parts, seed=0):
         paths = [path for p in files for path in p.files[0]]
         labels = np.concatenate([p.files[1] for p in files])
         multi_hot = np.concatenate([p.files[2] for p in files]).reshape(-1, NUM_VOC_CLASSES)
+        if balance != 1.0:
+            sizes = [len(p.files[0]) for p in files]
+            counts = source_counts(sizes, balance)
+            rng = np.random.default_rng([seed, 1])
+            starts = np.cumsum([0, *sizes[:-1]])
+            chosen = np.concatenate(
+                [
+                    start + _balanced_indices(n, c, rng)
+                    for start, n, c in zip(starts, sizes, counts, strict=True)
+                ]
+            )
+            for p, n, c in zip(files, sizes, counts, strict=True):
+                log.info("%s: %d photos an epoch (%d held)", p.name, c, n)
+            paths = [paths[i] for i in chosen]
+            labels, multi_hot = labels[chosen], multi_hot[chosen]
         order = np.random.default_rng(seed).permutation(len(paths))
         paths = [paths[i] for i in order]
         datasets.append(_files_dataset(paths, labels[order], multi_hot[order]))
@@ -526,20 +572,49 @@ def resolve_spec(spec, data_root=None):
     return ",".join(parts)
 
 
+def expand_spec(spec, data_root=None):
+    """The parts of a spec, each folder:DIR/* replaced by one folder:DIR/NAME part per
+    subfolder NAME of DIR (sorted). Paths stay as written; DIR is looked up under
+    `data_root` when relative. SourceError when DIR is not a folder."""
+    parts = []
+    for part in split_spec(spec):
+        if not (part.startswith("folder:") and part.endswith("/*")):
+            parts.append(part)
+            continue
+        folder = part[len("folder:") : -2]
+        root = folder if os.path.isabs(folder) or not data_root else os.path.join(data_root, folder)
+        if not os.path.isdir(root):
+            raise SourceError(f"{part}: {root!r} is not a directory. Expected a folder of folders.")
+        names = sorted(n for n in os.listdir(root) if os.path.isdir(os.path.join(root, n)))
+        if not names:
+            raise SourceError(f"{part}: {root!r} has no subfolder. Expected a folder of folders.")
+        parts += [f"folder:{os.path.join(folder, name)}" for name in names]
+    return parts
+
+
 def load_source(
-    spec, split="train", data_dir=None, download=False, audit=True, seed=0, data_root=None
+    spec,
+    split="train",
+    data_dir=None,
+    download=False,
+    audit=True,
+    seed=0,
+    data_root=None,
+    balance=1.0,
 ):
     """Parses a source spec (see the module doc) and returns the `Source`.
 
-    A comma-separated spec loads every part's `split` and combines them (`combine_sources`).
-    Relative voc_dir:/folder: paths are read under `data_root` (`resolve_spec`).
+    A comma-separated spec (or folder:DIR/*) loads every part's `split` and combines them
+    (`combine_sources`, with `balance`). Relative voc_dir:/folder: paths are read under
+    `data_root` (`resolve_spec`).
     """
     spec = resolve_spec(spec, data_root) if data_root else spec
-    if "," in spec:
-        parts = split_spec(spec)
+    parts = expand_spec(spec)
+    if len(parts) > 1:
         return combine_sources(
-            [load_source(p, split, data_dir, download, audit) for p in parts], seed
+            [load_source(p, split, data_dir, download, audit) for p in parts], seed, balance
         )
+    spec = parts[0] if parts else ""
     if not spec:
         raise SourceError(
             "Empty data set spec. Expected voc/2007, voc_dir:PATH, folder:PATH or skimage."
@@ -567,6 +642,7 @@ def load_train_source(config):
         config.data_dir,
         seed=config.seed,
         data_root=config.data_root,
+        balance=config.source_balance,
     )
 
 

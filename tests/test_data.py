@@ -408,6 +408,68 @@ def test_folder_labels_do_not_depend_on_where_the_spec_starts(tmp_path):
         assert labels(f"folder:photos/{sub}").items() <= whole.items(), sub
 
 
+def test_source_counts_move_each_share_towards_equal():
+    sizes = [3000, 900, 100]
+    # balance 1: every photo once; 0: every source alike; counts always fill the epoch.
+    assert sources.source_counts(sizes, 1.0).tolist() == sizes
+    assert sources.source_counts(sizes, 0.0).tolist() == [1334, 1333, 1333]
+    half = sources.source_counts(sizes, 0.5)
+    assert half.sum() == 4000
+    # Shares proportional to the square roots of the sizes (54.77 : 30 : 10), to a photo.
+    expected = 4000 * np.sqrt(sizes) / np.sqrt(sizes).sum()
+    assert np.all(np.abs(half - expected) < 1), (half, expected)
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="balance must be in"):
+            sources.source_counts(sizes, bad)
+
+
+def test_a_folder_star_spec_trains_on_every_subfolder_balanced(tmp_path):
+    from colorization.core.config import TrainConfig
+
+    _photo_tree(tmp_path / "photos", ["big/a", "big/b", "small/c"], 1)
+    _photo_tree(tmp_path / "photos", ["big/d"], 9)  # big: 11 photos, small: 1
+    spec = "folder:photos/*"
+    assert sources.expand_spec(spec, str(tmp_path)) == ["folder:photos/big", "folder:photos/small"]
+    whole = sources.load_source("folder:photos", "all", data_root=str(tmp_path), audit=False)
+    each = sources.load_source(spec, "all", data_root=str(tmp_path), audit=False)
+    key = lambda e: e["image_bytes"]  # noqa: E731
+    assert sorted(map(key, each.dataset.as_numpy_iterator())) == sorted(
+        map(key, whole.dataset.as_numpy_iterator())
+    )
+
+    def drawn(balance, seed=0):
+        config = TrainConfig(
+            dataset=spec, data_root=str(tmp_path), source_balance=balance, seed=seed
+        )
+        source = sources.load_train_source(config)
+        return [e["image_bytes"] for e in source.dataset.as_numpy_iterator()], source
+
+    small = {
+        e["image_bytes"]
+        for e in sources.load_source(
+            f"folder:{tmp_path}/photos/small", "all", audit=False
+        ).dataset.as_numpy_iterator()
+    }
+    train_small = small & set(drawn(1.0)[0])
+    assert len(train_small) == 1, "the small source's one photo must be in train"
+    for balance, small_count in ((1.0, 1), (0.0, 6), (0.5, 3)):
+        got, source = drawn(balance)
+        # The epoch keeps its length; the small source is drawn as source_counts says.
+        assert source.num_examples == len(got) == 12
+        assert sum(b in small for b in got) == small_count, balance
+        assert sum(b in small for b in got) == sources.source_counts([11, 1], balance)[1]
+        # Seeded: the same seed gives the same epoch.
+        assert got == drawn(balance)[0]
+    # A source cut to 6 of its 11 photos gives 6 different ones.
+    got = drawn(0.0, seed=5)[0]
+    large = [b for b in got if b not in small]
+    assert len(large) == len(set(large)) == 6
+    with pytest.raises(sources.SourceError, match="is not a directory"):
+        sources.expand_spec("folder:nowhere/*", str(tmp_path))
+    with pytest.raises(ValueError, match="source_balance must be in"):
+        TrainConfig(source_balance=2.0)
+
+
 def test_training_specs_are_read_under_data_root(tmp_path, monkeypatch):
     from colorization.core.config import TrainConfig
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorization.core import bins
+from colorization.core import bins, gamut
 from colorization.core.config import ModelConfig
 from colorization.model import losses
 from colorization.model.network import build_model
@@ -47,6 +47,54 @@ def test_soft_color_loss_equals_numpy_with_weights():
         for j in range(5):
             dense[pos][idx[pos][j]] += p[pos][j]
     np.testing.assert_allclose(got, _numpy_color_loss(logits, dense, weight), rtol=1e-5)
+
+
+def _numpy_decoded_terms(logits, indices, probs, temperature, ab_weight, chroma_weight):
+    """The ab and chroma terms of the colour loss, per pixel, in float64."""
+    centers = gamut.bin_centers().astype(np.float64)
+    target = (centers[indices] * probs[..., None]).sum(-2) / probs.sum(-1, keepdims=True)
+    scaled = logits.astype(np.float64) / temperature
+    weights = np.exp(scaled - scaled.max(-1, keepdims=True))
+    weights /= weights.sum(-1, keepdims=True)
+    decoded = weights @ centers
+    error = np.abs(decoded - target)
+    huber = np.where(error <= 10, 0.5 * error**2 / 10, error - 5).sum(-1)
+    missing = np.maximum(
+        np.hypot(*np.moveaxis(target, -1, 0)) - np.hypot(*np.moveaxis(decoded, -1, 0)), 0
+    )
+    return (ab_weight * huber + chroma_weight * missing) / 110
+
+
+def test_decoded_colour_terms_equal_numpy():
+    rng = np.random.default_rng(4)
+    ab = rng.uniform(-80, 80, (2, 4, 4, 2)).astype(np.float32)
+    ab[0, 0, 0] = 0  # a grey target pixel: no chroma is missing there
+    indices, probs = bins.soft_encode(ab, num_neighbors=5)
+    weight = rng.uniform(0.5, 3, (2, 4, 4)).astype(np.float32)
+    logits = 3 * rng.normal(size=(2, 4, 4, 313)).astype(np.float32)
+    packed = losses.pack_color_target(indices, probs, weight)
+    plain = float(losses.RebalancedColorLoss(5)(packed, logits))
+    idx, p = indices.numpy(), probs.numpy()
+    for ab_weight, chroma_weight in ((10.0, 0.0), (0.0, 0.5), (10.0, 0.5)):
+        loss = losses.RebalancedColorLoss(5, ab_weight, chroma_weight, temperature=0.5)
+        extra = _numpy_decoded_terms(logits, idx, p, 0.5, ab_weight, chroma_weight)
+        np.testing.assert_allclose(float(loss(packed, logits)) - plain, extra.mean(), rtol=1e-4)
+    # Its gradient is finite and moves the decoded colour towards the target.
+    logits = tf.Variable(logits)
+    loss = losses.RebalancedColorLoss(5, ab_weight=10.0, temperature=0.5)
+    with tf.GradientTape() as tape:
+        value = loss(packed, logits)
+    step = tape.gradient(value, logits)
+    assert np.all(np.isfinite(step.numpy()))
+    before = bins.annealed_mean_from_logits(logits, 0.5)
+    after = bins.annealed_mean_from_logits(logits - 50.0 * step, 0.5)
+    mean_ab = (gamut.bin_centers()[idx] * p[..., None]).sum(-2) / p.sum(-1, keepdims=True)
+    assert np.abs(after - mean_ab).mean() < np.abs(before - mean_ab).mean()
+    # Saved and loaded with its settings.
+    again = losses.RebalancedColorLoss.from_config(loss.get_config())
+    assert (again.ab_weight, again.chroma_weight, again.temperature) == (10.0, 0.0, 0.5)
+    with pytest.raises(ValueError, match="ab_weight and chroma_weight must be >= 0"):
+        losses.RebalancedColorLoss(5, ab_weight=-1.0)
 
 
 def test_color_loss_rejects_wrong_packing():

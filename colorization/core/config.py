@@ -234,6 +234,10 @@ class TrainConfig:
       beta_1, beta_2: Adam's betas (the reference used 0.9, 0.99).
       weight_decay: decoupled weight decay (0 = off).
       class_loss_weight: weight of the class loss; the colour loss has weight 1.
+      ab_loss_weight: weight of a Huber term on the colour decoded at `temperature` against
+        the target's mean ab, beside the cross-entropy (colorization.model.losses); 0 = off.
+      chroma_loss_weight: weight of a term on the chroma the decoded colour lacks where the
+        target has it (never on colour added); 0 = off.
       encoding, num_neighbors: colour targets: "soft" with k neighbours, or "hard".
       priors_path: priors .npz; "" = compute on the training set and save in model_dir.
       mix_lambda: lambda of the rebalancing when priors are computed.
@@ -247,6 +251,10 @@ class TrainConfig:
         default when the trained model colours photos (inference.Colorizer).
       cache: keep decoded training images in memory.
       min_crop_area: smallest area fraction of a training crop.
+      source_balance: each source's share of a training epoch is proportional to its
+        size ** source_balance: 1 = every photo once, 0 = every source alike (small ones
+        repeated, large ones cut). Sources are the parts of the dataset spec; folder:DIR/*
+        makes every subfolder of DIR one.
       init_from: .keras or .weights.h5 to warm-start from, matched by layer name;
         mobilenet_v2:PATH.tflite (ImageNet MobileNetV2 from a TFLite classifier, offline) or
         imagenet (keras.applications, needs a network) for the mobilenet_v2 trunk.
@@ -272,6 +280,8 @@ class TrainConfig:
     beta_2: float = 0.99
     weight_decay: float = 0.0
     class_loss_weight: float = 0.003
+    ab_loss_weight: float = 0.0
+    chroma_loss_weight: float = 0.0
     encoding: str = "soft"
     num_neighbors: int = 5
     priors_path: str = ""
@@ -285,6 +295,7 @@ class TrainConfig:
     temperature: float = DEFAULT_TEMPERATURE
     cache: bool = False
     min_crop_area: float = 0.25
+    source_balance: float = 1.0
     init_from: str = ""
     keep_checkpoints: int = 3
     jit_compile: str = "auto"
@@ -317,6 +328,11 @@ class TrainConfig:
             f"class_loss_weight must be >= 0. Received: {self.class_loss_weight}",
         )
         check(
+            self.ab_loss_weight >= 0 and self.chroma_loss_weight >= 0,
+            "ab_loss_weight and chroma_loss_weight must be >= 0. Received: "
+            f"{self.ab_loss_weight}, {self.chroma_loss_weight}",
+        )
+        check(
             self.encoding in ENCODINGS,
             f"encoding must be soft or hard. Received: {self.encoding!r}",
         )
@@ -340,6 +356,10 @@ class TrainConfig:
         check(self.temperature > 0, f"temperature must be > 0. Received: {self.temperature}")
         check(
             0 <= self.mix_lambda <= 1, f"mix_lambda must be in [0, 1]. Received: {self.mix_lambda}"
+        )
+        check(
+            0 <= self.source_balance <= 1,
+            f"source_balance must be in [0, 1]. Received: {self.source_balance}",
         )
         check(
             self.keep_checkpoints >= 1,

@@ -250,32 +250,6 @@ def _default_spec(model_path):
     return config.val_dataset or config.dataset
 
 
-def expand_sets(spec, data_root=None):
-    """The sets of a spec: its comma-separated parts, with each folder:DIR/* replaced by one
-    folder: part per subfolder of DIR (sorted)."""
-    from data_prep import sources
-
-    parts = []
-    for part in sources.split_spec(spec):
-        if part.startswith("folder:") and part.endswith("/*"):
-            folder = part[len("folder:") : -2]
-            root = (
-                folder
-                if os.path.isabs(folder) or not data_root
-                else os.path.join(data_root, folder)
-            )
-            if not os.path.isdir(root):
-                raise cli.CommandError(f"{part}: {root!r} is not a directory.")
-            parts += [
-                f"folder:{os.path.join(folder, name)}"
-                for name in sorted(os.listdir(root))
-                if os.path.isdir(os.path.join(root, name))
-            ]
-        else:
-            parts.append(part)
-    return parts
-
-
 def run_crop(config):
     """The crop protocol; writes the outputs and returns the metrics.json dict."""
     import tensorflow as tf
@@ -476,7 +450,7 @@ def run_full(config):
     names = [GREY, *methods]
     models = list(methods)
     spec = config.dataset or _default_spec(config.models[0][1])
-    sets = expand_sets(spec, config.data_root)
+    sets = sources.expand_spec(spec, config.data_root)
     all_records, per_set, sheet_rows = [], {}, []
     for part in sets:
         part_split = config.split if sources.has_splits(part) else "train"

@@ -14,13 +14,32 @@ is built in the input pipeline:
 
 with k = 1 for hard targets. `pack_color_target` builds it.
 
+Two optional terms on the decoded colour, beside the cross-entropy (both off by default):
+
+    ab term:        huber(annealed_mean_T(logits)_p - ab_target_p) / AB_SCALE   (delta 10 ab)
+    chroma term:    max(|ab_target_p| - |annealed_mean_T(logits)_p|, 0) / AB_SCALE
+
+with ab_target_p the mean ab of the pixel's target distribution. The first pulls the colour
+the user sees towards the truth; the second penalises only colour missing where the truth
+has it (a grey or washed-out pixel), never colour added. Both are unweighted by the
+rebalancing weights and added per pixel with their own weights.
+
 Class loss, equations (1)-(2): softmax cross-entropy on the dominant label (label -1 =
 no label, no loss), or a sigmoid cross-entropy over the present labels (multi-hot; an
 all-zero row = no label, no loss).
 """
 
 import keras
+import numpy as np
 from keras import ops
+
+from colorization.core import gamut
+from colorization.core.config import DEFAULT_TEMPERATURE
+
+# ab units per unit of the decoded-colour terms (the largest |a| or |b| of the gamut).
+AB_SCALE = 110.0
+# Where the Huber ab term turns from quadratic to linear, in ab units.
+AB_HUBER_DELTA = 10.0
 
 
 def color_target_channels(num_neighbors):
@@ -46,13 +65,35 @@ class RebalancedColorLoss(keras.losses.Loss):
 
     Args:
       num_neighbors: k of the packed target (1 = hard one-hot targets).
+      ab_weight: weight of the Huber term on the annealed-mean ab (module doc); 0 = off.
+      chroma_weight: weight of the missing-chroma term (module doc); 0 = off.
+      temperature: T of the annealed mean the two terms decode with.
     """
 
-    def __init__(self, num_neighbors=1, name="color_loss", reduction="sum_over_batch_size"):
+    def __init__(
+        self,
+        num_neighbors=1,
+        ab_weight=0.0,
+        chroma_weight=0.0,
+        temperature=DEFAULT_TEMPERATURE,
+        name="color_loss",
+        reduction="sum_over_batch_size",
+    ):
         super().__init__(name=name, reduction=reduction)
         if num_neighbors < 1:
             raise ValueError(f"num_neighbors must be >= 1. Received: num_neighbors={num_neighbors}")
+        if ab_weight < 0 or chroma_weight < 0:
+            raise ValueError(
+                "ab_weight and chroma_weight must be >= 0. "
+                f"Received: ab_weight={ab_weight}, chroma_weight={chroma_weight}"
+            )
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0. Received: temperature={temperature}")
         self.num_neighbors = int(num_neighbors)
+        self.ab_weight = float(ab_weight)
+        self.chroma_weight = float(chroma_weight)
+        self.temperature = float(temperature)
+        self._centers = gamut.bin_centers().astype(np.float32)
 
     def call(self, y_true, y_pred):
         k = self.num_neighbors
@@ -71,11 +112,45 @@ class RebalancedColorLoss(keras.losses.Loss):
         weight = y_true[..., 2 * k]
         picked = ops.take_along_axis(log_probs, indices, axis=-1)
         cross_entropy = -ops.sum(target_probs * picked, axis=-1)
+        per_pixel = weight * cross_entropy
+        if self.ab_weight or self.chroma_weight:
+            per_pixel = per_pixel + self._decoded_terms(y_pred, indices, target_probs)
         # Keras' sum_over_batch_size reduction averages this map over every pixel of the batch.
-        return weight * cross_entropy
+        return per_pixel
+
+    def _decoded_terms(self, y_pred, indices, target_probs):
+        """The weighted ab and chroma terms per pixel (batch, h, w)."""
+        centers = ops.convert_to_tensor(self._centers)
+        # The target's mean ab: its k bins' centres weighted by their probabilities.
+        target_ab = ops.sum(
+            ops.take(centers, indices, axis=0) * target_probs[..., None], axis=-2
+        ) / ops.maximum(ops.sum(target_probs, axis=-1, keepdims=True), 1e-8)
+        weights = ops.softmax(ops.cast(y_pred, "float32") / self.temperature, axis=-1)
+        decoded = ops.einsum("...q,qc->...c", weights, centers)
+        terms = 0.0
+        if self.ab_weight:
+            error = ops.abs(decoded - target_ab)
+            huber = ops.where(
+                error <= AB_HUBER_DELTA,
+                0.5 * ops.square(error) / AB_HUBER_DELTA,
+                error - 0.5 * AB_HUBER_DELTA,
+            )
+            terms = terms + self.ab_weight * ops.sum(huber, axis=-1) / AB_SCALE
+        if self.chroma_weight:
+            # sqrt(x + eps) keeps the gradient finite at a pixel decoded exactly grey.
+            chroma = ops.sqrt(ops.sum(ops.square(decoded), axis=-1) + 1e-6)
+            true_chroma = ops.sqrt(ops.sum(ops.square(target_ab), axis=-1))
+            terms = terms + self.chroma_weight * ops.relu(true_chroma - chroma) / AB_SCALE
+        return terms
 
     def get_config(self):
-        return {"num_neighbors": self.num_neighbors, **super().get_config()}
+        return {
+            "num_neighbors": self.num_neighbors,
+            "ab_weight": self.ab_weight,
+            "chroma_weight": self.chroma_weight,
+            "temperature": self.temperature,
+            **super().get_config(),
+        }
 
 
 @keras.saving.register_keras_serializable(package="colorization")
@@ -151,15 +226,28 @@ class MaskedClassAccuracy(keras.metrics.Metric):
         return {"multi_label": self.multi_label, **super().get_config()}
 
 
-def build_losses(config, num_neighbors, class_loss_weight):
+def build_losses(
+    config,
+    num_neighbors,
+    class_loss_weight,
+    ab_loss_weight=0.0,
+    chroma_loss_weight=0.0,
+    temperature=DEFAULT_TEMPERATURE,
+):
     """Losses, loss weights and metrics for `model.compile`, keyed by output name.
 
     Args:
       config: the `ModelConfig` of the model.
       num_neighbors: k of the packed colour targets (1 = hard).
       class_loss_weight: weight of the class loss against the colour loss (weight 1).
+      ab_loss_weight, chroma_loss_weight, temperature: the decoded-colour terms of
+        `RebalancedColorLoss`.
     """
-    losses = {"color_logits": RebalancedColorLoss(num_neighbors)}
+    losses = {
+        "color_logits": RebalancedColorLoss(
+            num_neighbors, ab_loss_weight, chroma_loss_weight, temperature
+        )
+    }
     loss_weights = {"color_logits": 1.0}
     metrics = {}
     if config.use_class_branch:

@@ -121,7 +121,12 @@ def train(config):
         model = build_model(model_config)
         optimizer = build_optimizer(config)
         loss, loss_weights, model_metrics = losses.build_losses(
-            config.model, config.neighbors, config.class_loss_weight
+            config.model,
+            config.neighbors,
+            config.class_loss_weight,
+            config.ab_loss_weight,
+            config.chroma_loss_weight,
+            config.temperature,
         )
         model.compile(
             optimizer=optimizer,
