@@ -191,6 +191,19 @@ def summary_row(name, flags_text, minutes, result, reference=None):
     return row
 
 
+def variant_flags(row):
+    """What sets the variant apart from the base run: its seed and training data when they
+    differ, then its train_main flags."""
+    parts = []
+    if row.get("seed", 0):
+        parts.append(f"--seed={row['seed']}")
+    if row.get("train_dataset", TRAIN_SET) != TRAIN_SET:
+        parts.append(f"--dataset={row['train_dataset']}")
+    if row["flags"]:
+        parts.append(row["flags"])
+    return " ".join(parts)
+
+
 def markdown_row(row):
     p = row["pooled"]
     versus = "—", "—"
@@ -202,7 +215,7 @@ def markdown_row(row):
         )
     top1 = "—" if p["top1"] is None else f"{p['top1']:.1f} %"
     return (
-        f"| {row['variant']} | `{row['flags'] or '(base)'}` | {row['minutes']:.0f} | "
+        f"| {row['variant']} | `{variant_flags(row) or '(base)'}` | {row['minutes']:.0f} | "
         f"{p['auc_minus_grey']:+.2f} | {p['rebalanced_auc_minus_grey']:+.2f} | "
         f"{100 * p['colorfulness_ratio']:.0f} % | {p['sepia_share']:.1f} % | {top1} | "
         f"{versus[0]} | {versus[1]} |"
@@ -279,6 +292,7 @@ def main(argv):
     row = summary_row(FLAGS.name, FLAGS.train_flags, minutes, result, reference_name)
     row["reference"] = FLAGS.reference
     row["seed"] = FLAGS.seed
+    row["train_dataset"] = FLAGS.train_dataset
     row["steps"] = FLAGS.steps
     results_path = os.path.join(FLAGS.runs, "screening.json")
     rows = json.load(open(results_path)) if os.path.exists(results_path) else []

@@ -53,3 +53,9 @@ def test_rows_and_table_from_an_evaluation(tmp_path):
         "base", "", 8.0, {"all": _summary("base", 65, 15, False), "per_set": {}}
     )
     assert screen.markdown_row(base).endswith("| — | — |")
+    assert screen.markdown_row(base).startswith("| base | `(base)` |")
+    # A variant's seed and training data show beside its flags.
+    other = {**row, "seed": 1, "train_dataset": "folder:photos/*"}
+    assert screen.markdown_row(other).startswith(
+        "| lever | `--seed=1 --dataset=folder:photos/* --fusion=false` |"
+    )
