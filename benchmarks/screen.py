@@ -35,6 +35,7 @@ FLAGS = flags.FLAGS
 VAL_SETS = "voc_dir:voc2012_animals,voc_dir:voc_street,folder:photos/*"
 TRAIN_SET = "voc_dir:voc2012_animals,voc_dir:voc_street,folder:photos"
 TABLE_START, TABLE_END = "<!-- screening:start -->", "<!-- screening:end -->"
+SOURCES_START, SOURCES_END = "<!-- screening-sources:start -->", "<!-- screening-sources:end -->"
 HEADER = (
     "| variant | flags | minutes | AuC − grey | rebalanced AuC − grey | colourfulness | "
     "brown-cast share | class top-1 | rebalanced AuC − ref. [95 %] | brown-cast − ref. [95 %] |",
@@ -222,16 +223,49 @@ def markdown_row(row):
     )
 
 
+def source_table(rows):
+    """Lines of a Markdown table: per source, each variant's paired difference from its
+    reference, "rebalanced AuC / brown-cast share" (points). Variants without a reference
+    are left out; None when no variant has one."""
+    paired = [r for r in rows if "minus_reference" in r["pooled"]]
+    if not paired:
+        return None
+    sets = list(paired[0]["per_set"])
+    lines = [
+        "| source | " + " | ".join(r["variant"] for r in paired) + " |",
+        "|---|" + "---|" * len(paired),
+    ]
+    for set_name in [*sets, None]:
+        cells = []
+        for r in paired:
+            figures = r["pooled"] if set_name is None else r["per_set"].get(set_name)
+            if not figures or "minus_reference" not in figures:
+                cells.append("—")
+                continue
+            d = figures["minus_reference"]
+            cells.append(f"{d['rebalanced_auc']:+.2f} / {d['sepia_share']:+.1f}")
+        label = "**pooled**" if set_name is None else set_name.split(":", 1)[-1]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _replace_between(text, start, end, lines):
+    block = "\n".join([start, *lines, end])
+    if start in text and end in text:
+        return text[: text.index(start)] + block + text[text.index(end) + len(end) :]
+    return text.rstrip("\n") + "\n\n" + block + "\n"
+
+
 def update_table(path, rows):
-    """Rewrites the screening table of the Markdown file at `path` from `rows`."""
+    """Rewrites the screening table of the Markdown file at `path` from `rows`, and the
+    per-source table of differences from the reference (when a variant has one)."""
     text = open(path).read() if os.path.exists(path) else ""
-    table = "\n".join([TABLE_START, *HEADER, *(markdown_row(r) for r in rows), TABLE_END])
-    if TABLE_START in text and TABLE_END in text:
-        before = text[: text.index(TABLE_START)]
-        after = text[text.index(TABLE_END) + len(TABLE_END) :]
-        text = before + table + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + table + "\n"
+    text = _replace_between(
+        text, TABLE_START, TABLE_END, [*HEADER, *(markdown_row(r) for r in rows)]
+    )
+    sources_lines = source_table(rows)
+    if sources_lines:
+        text = _replace_between(text, SOURCES_START, SOURCES_END, sources_lines)
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "w") as f:
         f.write(text)

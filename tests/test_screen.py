@@ -48,7 +48,12 @@ def test_rows_and_table_from_an_evaluation(tmp_path):
     written = doc.read_text()
     # The table is replaced in place, not appended twice; the text around it stays.
     assert written.count(screen.TABLE_START) == 1 and written.startswith("# Experiments\n\nBefore.")
-    assert written.count("| lever |") == 1 and written.count("| other |") == 1
+    assert written.count("\n| lever | `") == 1 and written.count("\n| other | `") == 1
+    # Per source, each variant against its reference: rebalanced AuC / brown-cast share.
+    assert written.count(screen.SOURCES_START) == 1
+    assert "| source | lever | other |" in written
+    assert "| x | +0.30 / -2.0 | +0.30 / -2.0 |" in written
+    assert "| **pooled** | +0.30 / -2.0 | +0.30 / -2.0 |" in written
     base = screen.summary_row(
         "base", "", 8.0, {"all": _summary("base", 65, 15, False), "per_set": {}}
     )
