@@ -59,6 +59,46 @@ def test_ablation_switches_change_the_graph():
         ModelConfig(use_class_branch=False, use_fusion=True)
 
 
+@pytest.mark.parametrize("backbone", ["vgg16", "mobilenet_v2"])
+def test_film_and_probability_fusion(backbone):
+    names = lambda m: {layer.name for layer in m.layers}  # noqa: E731
+    tiny = dict(TINY, backbone=backbone, image_size=64)
+    x = np.random.default_rng(1).uniform(0, 100, (2, 64, 64, 1)).astype(np.float32)
+    film = build_model(ModelConfig(**tiny, fusion_mode="film"))
+    expected = {"fusion_film", "conv7_film"} if backbone == "mobilenet_v2" else {"fusion_film"}
+    assert {n for n in names(film) if n.endswith("_film")} == expected
+    assert "fusion_tile" not in names(film)
+    # The modulation starts as the identity: fc3 does not reach the colours...
+    before = film(x)["color_logits"].numpy()
+    fc3 = film.get_layer("fc3")
+    fc3.set_weights([w + 1.0 for w in fc3.get_weights()])
+    np.testing.assert_array_equal(film(x)["color_logits"].numpy(), before)
+    # ...until the scale and shift layers learn: then it does, as features * (1 + g) + b.
+    rng = np.random.default_rng(2)
+    for name in expected:
+        layer = film.get_layer(name)
+        layer.set_weights([0.01 * rng.normal(size=w.shape) for w in layer.get_weights()])
+    assert np.abs(film(x)["color_logits"].numpy() - before).max() > 1e-4
+    apply = film.get_layer("fusion_film_apply")
+    features = rng.normal(size=(2, 3, 3, 4)).astype(np.float32)
+    scale_shift = rng.normal(size=(2, 1, 1, 8)).astype(np.float32)
+    np.testing.assert_allclose(
+        apply([features, scale_shift]).numpy(),
+        features * (1 + scale_shift[..., :4]) + scale_shift[..., 4:],
+        rtol=1e-6,
+    )
+    # Probability fusion tiles the num_classes probabilities, which sum to one.
+    probs = build_model(ModelConfig(**tiny, fusion_input="probs"))
+    tiled = probs.get_layer("fusion_tile").output
+    assert tiled.shape[-1] == TINY["num_classes"]
+    probe = keras.Model(probs.input, tiled)
+    np.testing.assert_allclose(probe(x).numpy().sum(-1), 1.0, rtol=1e-5)
+    with pytest.raises(ValueError, match="fusion_mode must be one of"):
+        ModelConfig(fusion_mode="add")
+    with pytest.raises(ValueError, match="fusion_input must be one of"):
+        ModelConfig(fusion_input="fc2")
+
+
 def test_invalid_config_is_a_clear_error():
     with pytest.raises(ValueError, match="image_size=30"):
         ModelConfig(image_size=30)

@@ -80,6 +80,8 @@ VOC_CLASSES = (
 )
 CLASS_LOSSES = ("softmax", "sigmoid")
 BACKBONES = ("vgg16", "mobilenet_v2")
+FUSION_MODES = ("concat", "film")
+FUSION_INPUTS = ("fc3", "probs")
 # init_from values that load ImageNet weights into the trunk (colorization.model.imagenet_weights).
 TFLITE_INIT_PREFIX = "mobilenet_v2:"
 IMAGENET_INIT = "imagenet"
@@ -105,6 +107,12 @@ class ModelConfig:
         False with a class branch gives multi-task training without fusion.
       fusion_dropout: while training, drop this fraction of the fc3 units the colour path
         receives (0 = none), so that it cannot lean on the class alone for its colours.
+      fusion_mode: "concat" (the paper: the vector tiled over the features and concatenated)
+        or "film" (the vector scales and shifts the colour path's channels, x * (1 + g) + b,
+        where the paper fuses, and on the mobilenet_v2 trunk again at S/8; g and b are
+        computed from the vector by layers that start at zero).
+      fusion_input: the vector fused: "fc3" (the paper) or "probs" (the class probabilities,
+        which carry the class and nothing else of the photo).
       class_loss: "softmax" (single dominant label) or "sigmoid" (multi-label).
       dtype_policy: "float32", "mixed_float16" or "mixed_bfloat16"; logits stay float32.
       num_bins: colour bins of the output (313 for the Zhang et al. gamut).
@@ -128,6 +136,8 @@ class ModelConfig:
     use_class_branch: bool = True
     use_fusion: bool = True
     fusion_dropout: float = 0.0
+    fusion_mode: str = "concat"
+    fusion_input: str = "fc3"
     class_loss: str = "softmax"
     dtype_policy: str = "float32"
     num_bins: int = NUM_BINS
@@ -178,6 +188,15 @@ class ModelConfig:
         if not 0 <= self.fusion_dropout < 1:
             raise ValueError(
                 f"fusion_dropout must be in [0, 1). Received: fusion_dropout={self.fusion_dropout!r}"
+            )
+        if self.fusion_mode not in FUSION_MODES:
+            raise ValueError(
+                f"fusion_mode must be one of {FUSION_MODES}. Received: fusion_mode={self.fusion_mode!r}"
+            )
+        if self.fusion_input not in FUSION_INPUTS:
+            raise ValueError(
+                f"fusion_input must be one of {FUSION_INPUTS}. "
+                f"Received: fusion_input={self.fusion_input!r}"
             )
         if self.class_loss not in CLASS_LOSSES:
             raise ValueError(

@@ -8,6 +8,8 @@ from colorization.core.config import (
     CLASS_LOSSES,
     DTYPE_POLICIES,
     ENCODINGS,
+    FUSION_INPUTS,
+    FUSION_MODES,
     JIT_CHOICES,
     SCHEDULES,
     STRATEGIES,
@@ -29,6 +31,8 @@ CHOICES = {
     "strategy": STRATEGIES,
     "encoding": ENCODINGS,
     "jit_compile": JIT_CHOICES,
+    "fusion_mode": FUSION_MODES,
+    "fusion_input": FUSION_INPUTS,
 }
 
 

@@ -28,6 +28,12 @@ and the same design follows it:
 The stride-16 features carry the semantics, the stride-8 and stride-4 skips carry the
 edges that colour boundaries follow, so the head needs no dilation at S/8.
 
+Two variants of the fusion, for the study of how the class should reach the colours:
+`fusion_input="probs"` fuses the class probabilities instead of fc3, and
+`fusion_mode="film"` replaces the concatenation by a per-channel scale and shift of the
+fusion conv's output (and, on MobileNetV2, of conv7's) computed from the fused vector
+(`FiLM`; the computing layers start at zero, so the modulation starts as the identity).
+
 With `hints`, a second input carries a few points of known colour (colorization.core.hints):
 pooled to S/16, S/8 and S/4 as the mean ab of the hinted pixels of each cell (so one
 clicked pixel keeps its full colour at every scale) and a flag of the cells that hold one,
@@ -278,7 +284,9 @@ def _build_vgg_colorizer(config):
         fc3, outputs["class_logits"] = _class_branch(c, config, dtype)
 
         if config.use_fusion:
-            x = _tile_and_concat(conv5, fc3, size // 8, config)
+            vector = _fusion_vector(fc3, outputs["class_logits"], config)
+            if config.fusion_mode == "concat":
+                x = _tile_and_concat(conv5, vector, size // 8, config)
             x = layers.Conv2D(
                 scaled_width(512, width),
                 1,
@@ -286,6 +294,8 @@ def _build_vgg_colorizer(config):
                 name="fusion_conv",
                 dtype=dtype,
             )(x)
+            if config.fusion_mode == "film":
+                x = _film(x, vector, "fusion", config)
 
     for name, filters, num_convs, dilation, stride in _HEAD_BLOCKS:
         x = _add_hints(x, pyramid, 8, name, config)
@@ -318,15 +328,48 @@ def _class_branch(x, config, dtype):
     return x, logits
 
 
-def _tile_and_concat(features, fc3, grid, config):
-    """concat(features, fc3 tiled over the grid x grid positions): the paper's fusion."""
+def _fusion_vector(fc3, class_logits, config):
+    """The vector the colour path receives: fc3 or the class probabilities, with the
+    training-time dropout of `config.fusion_dropout`."""
     dtype = config.dtype_policy
+    if config.fusion_input == "probs":
+        vector = layers.Softmax(name="fusion_probs", dtype=dtype)(class_logits)
+    else:
+        vector = fc3
     if config.fusion_dropout:
-        fc3 = layers.Dropout(config.fusion_dropout, name="fusion_dropout", dtype=dtype)(fc3)
-    # (batch, fc3) -> (batch, 1, 1, fc3) -> the same vector at every position.
-    tiled = layers.Reshape((1, 1, config.fc_units[-1]), name="fusion_reshape")(fc3)
+        vector = layers.Dropout(config.fusion_dropout, name="fusion_dropout", dtype=dtype)(vector)
+    return vector
+
+
+def _tile_and_concat(features, vector, grid, config):
+    """concat(features, vector tiled over the grid x grid positions): the paper's fusion."""
+    dtype = config.dtype_policy
+    # (batch, n) -> (batch, 1, 1, n) -> the same vector at every position.
+    tiled = layers.Reshape((1, 1, vector.shape[-1]), name="fusion_reshape")(vector)
     tiled = layers.UpSampling2D(size=(grid, grid), name="fusion_tile", dtype=dtype)(tiled)
     return layers.Concatenate(name="fusion_concat", dtype=dtype)([features, tiled])
+
+
+@keras.saving.register_keras_serializable(package="colorization")
+class FiLM(layers.Layer):
+    """[features (b, h, w, c), scale_shift (b, 1, 1, 2c)] -> features * (1 + g) + b."""
+
+    def call(self, inputs):
+        features, scale_shift = inputs
+        scale, shift = keras.ops.split(scale_shift, 2, axis=-1)
+        return features * (1.0 + scale) + shift
+
+
+def _film(features, vector, name, config):
+    """features * (1 + g) + b with per-channel g and b computed from `vector`; g and b start
+    at zero, so the modulation starts as the identity."""
+    dtype = config.dtype_policy
+    channels = features.shape[-1]
+    scale_shift = layers.Dense(
+        2 * channels, kernel_initializer="zeros", name=f"{name}_film", dtype=dtype
+    )(vector)
+    scale_shift = layers.Reshape((1, 1, 2 * channels), name=f"{name}_film_reshape")(scale_shift)
+    return FiLM(name=f"{name}_film_apply", dtype=dtype)([features, scale_shift])
 
 
 def _convs(x, name, filters, config, count=2):
@@ -355,11 +398,15 @@ def _build_mobilenet_colorizer(config):
 
     outputs = {}
     x = features["s16"]
+    vector = None
     if config.use_class_branch:
         pooled = layers.GlobalAveragePooling2D(name="class_pool", dtype=dtype)(features["s32"])
         fc3, outputs["class_logits"] = _class_branch(pooled, config, dtype)
         if config.use_fusion:
-            x = _tile_and_concat(x, fc3, size // 16, config)
+            vector = _fusion_vector(fc3, outputs["class_logits"], config)
+            if config.fusion_mode == "concat":
+                x = _tile_and_concat(x, vector, size // 16, config)
+    film = vector is not None and config.fusion_mode == "film"
     x = layers.Conv2D(
         scaled_width(_MOBILE_HEAD["fusion"], width),
         1,
@@ -367,6 +414,8 @@ def _build_mobilenet_colorizer(config):
         name="fusion_conv",
         dtype=dtype,
     )(x)
+    if film:
+        x = _film(x, vector, "fusion", config)
     x = _add_hints(x, pyramid, 16, "conv6", config)
     x = _convs(x, "conv6", scaled_width(_MOBILE_HEAD["conv6"], width), config)
     for name, skip, stride in (("conv7", "s8", 8), ("conv8", "s4", 4)):
@@ -374,6 +423,9 @@ def _build_mobilenet_colorizer(config):
         x = layers.Concatenate(name=f"{name}_skip", dtype=dtype)([x, features[skip]])
         x = _add_hints(x, pyramid, stride, name, config)
         x = _convs(x, name, scaled_width(_MOBILE_HEAD[name], width), config)
+        if film and name == "conv7":
+            # One stage finer (S/8), so the class can shape colour at object scale too.
+            x = _film(x, vector, name, config)
     outputs["color_logits"] = _hinted_logits(
         layers.Conv2D(config.num_bins, 1, name="color_logits", dtype="float32")(x), pyramid, config
     )
