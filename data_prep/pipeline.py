@@ -50,6 +50,9 @@ class PipelineConfig:
       min_crop_area: smallest fraction of the image a training crop covers.
       drop_grey: remove grey photos when the source was not audited for them.
       with_rgb: also yield the S x S RGB ground truth (for evaluation).
+      min_mean_chroma: a training crop whose mean chroma |ab| (at S/4, as the colour target
+        sees it) is below this gives no colour loss (its rebalancing weights are zero): near
+        grey and sepia photos teach the network to leave colour out. 0 = every crop counts.
       hints: also yield "hints" (S, S, 3): simulated from the crop's true colours when
         training (colorization.core.hints.simulate_hints, seeded per example), all zero
         otherwise (automatic colour).
@@ -69,6 +72,7 @@ class PipelineConfig:
     min_crop_area: float = 0.25
     drop_grey: bool = True
     with_rgb: bool = False
+    min_mean_chroma: float = 0.0
     hints: bool = False
 
     def __post_init__(self):
@@ -78,6 +82,10 @@ class PipelineConfig:
         if self.encoding not in ENCODINGS:
             raise ValueError(
                 f"encoding must be one of {ENCODINGS}. Received: encoding={self.encoding!r}"
+            )
+        if self.min_mean_chroma < 0:
+            raise ValueError(
+                f"min_mean_chroma must be >= 0. Received: min_mean_chroma={self.min_mean_chroma}"
             )
         if not 0.05 <= self.min_crop_area <= 1.0:
             raise ValueError(
@@ -156,6 +164,9 @@ def color_target(rgb, config, bin_weights):
         indices, probs = bins.soft_encode(ab, config.num_neighbors, config.sigma)
     # The pixel's weight is that of its nearest bin, the first of the k.
     weight = tf.gather(bin_weights, indices[..., 0])
+    if config.min_mean_chroma:
+        mean_chroma = tf.reduce_mean(tf.norm(ab, axis=-1))
+        weight *= tf.cast(mean_chroma >= config.min_mean_chroma, weight.dtype)
     return tf.concat([tf.cast(indices, tf.float32), probs, weight[..., tf.newaxis]], axis=-1)
 
 

@@ -180,6 +180,35 @@ def _element(seed=0, label=3):
     }
 
 
+def test_near_grey_crops_give_no_colour_loss():
+    weights = tf.constant(np.linspace(0.5, 2.0, 313, dtype=np.float32))
+    # A dull photo (a faint warm tint on grey) and a colourful one.
+    grey = np.tile(np.linspace(30, 220, 48, dtype=np.float32)[:, None, None], (1, 48, 3))
+    dull = np.clip(grey + np.array([6.0, 3.0, -4.0]), 0, 255).astype(np.uint8)
+    colourful = _photo(5, 48, 48)
+
+    def example(image, threshold):
+        config = pipeline.PipelineConfig(image_size=32, training=False, min_mean_chroma=threshold)
+        element = {"image": tf.constant(image), "label": tf.constant(-1), "labels": tf.zeros(20)}
+        return pipeline.make_example(element, tf.constant(0, tf.int64), config, weights)[1]
+
+    def mean_chroma(image):
+        rgb = pipeline.target_rgb(pipeline.center_resize(tf.constant(image), 32), 32)
+        return float(tf.reduce_mean(tf.norm(color.rgb_to_lab(rgb)[..., 1:], axis=-1)))
+
+    assert mean_chroma(dull) < 8 < mean_chroma(colourful)
+    for image in (dull, colourful):
+        kept = example(image, 0.0)["color_logits"]
+        masked = example(image, 8.0)["color_logits"]
+        # Only the weight channel changes, and only for the dull photo, to zero.
+        np.testing.assert_array_equal(masked[..., :-1], kept[..., :-1])
+        expected = np.zeros_like(kept[..., -1]) if image is dull else kept[..., -1]
+        np.testing.assert_array_equal(masked[..., -1], expected)
+    assert float(tf.reduce_min(example(dull, 0.0)["color_logits"][..., -1])) > 0
+    with pytest.raises(ValueError, match="min_mean_chroma must be >= 0"):
+        pipeline.PipelineConfig(min_mean_chroma=-1.0)
+
+
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("encoding", ["soft", "hard"])
 def test_make_example_eager_equals_dataset_map(training, encoding):

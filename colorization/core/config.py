@@ -270,6 +270,8 @@ class TrainConfig:
         default when the trained model colours photos (inference.Colorizer).
       cache: keep decoded training images in memory.
       min_crop_area: smallest area fraction of a training crop.
+      min_mean_chroma: a training crop whose mean chroma |ab| is below this gives no colour
+        loss (near-grey and sepia photos; data_prep.pipeline); 0 = every crop counts.
       source_balance: each source's share of a training epoch is proportional to its
         size ** source_balance: 1 = every photo once, 0 = every source alike (small ones
         repeated, large ones cut). Sources are the parts of the dataset spec; folder:DIR/*
@@ -314,6 +316,7 @@ class TrainConfig:
     temperature: float = DEFAULT_TEMPERATURE
     cache: bool = False
     min_crop_area: float = 0.25
+    min_mean_chroma: float = 0.0
     source_balance: float = 1.0
     init_from: str = ""
     keep_checkpoints: int = 3
@@ -375,6 +378,10 @@ class TrainConfig:
         check(self.temperature > 0, f"temperature must be > 0. Received: {self.temperature}")
         check(
             0 <= self.mix_lambda <= 1, f"mix_lambda must be in [0, 1]. Received: {self.mix_lambda}"
+        )
+        check(
+            self.min_mean_chroma >= 0,
+            f"min_mean_chroma must be >= 0. Received: {self.min_mean_chroma}",
         )
         check(
             0 <= self.source_balance <= 1,

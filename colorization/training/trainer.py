@@ -42,6 +42,7 @@ def _pipeline_config(config, training):
         deterministic=True,
         cache=config.cache and training,
         min_crop_area=config.min_crop_area,
+        min_mean_chroma=config.min_mean_chroma if training else 0.0,
         with_rgb=not training,
         hints=config.model.hints,
     )
