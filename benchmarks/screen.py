@@ -194,7 +194,7 @@ def summary_row(name, flags_text, minutes, result, reference=None):
 
 def variant_flags(row):
     """What sets the variant apart from the base run: its seed and training data when they
-    differ, then its train_main flags."""
+    differ, then its train_main flags, and its reference when that is not the base run."""
     parts = []
     if row.get("seed", 0):
         parts.append(f"--seed={row['seed']}")
@@ -202,6 +202,8 @@ def variant_flags(row):
         parts.append(f"--dataset={row['train_dataset']}")
     if row["flags"]:
         parts.append(row["flags"])
+    if row.get("reference") not in (None, "", "base"):
+        parts.append(f"(against {row['reference']})")
     return " ".join(parts)
 
 

@@ -64,3 +64,6 @@ def test_rows_and_table_from_an_evaluation(tmp_path):
     assert screen.markdown_row(other).startswith(
         "| lever | `--seed=1 --dataset=folder:photos/* --fusion=false` |"
     )
+    assert "`--seed=1 --fusion=false (against base_seed1)`" in screen.markdown_row(
+        {**row, "seed": 1, "reference": "base_seed1"}
+    )
