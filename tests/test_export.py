@@ -328,3 +328,58 @@ def test_xla_network_in_the_saved_model_gives_the_same_photos(source_model_dir, 
         signature = tf.saved_model.load(path).signatures["serving_default"]
         outputs[xla] = signature(image=image)["rgb"].numpy().astype(int)
     assert np.abs(outputs[True] - outputs[False]).max() <= 1
+
+
+def test_film_and_probability_fusion_export_like_the_keras_model(tmp_path):
+    """The stronger fusions of the instance-aware study (FiLM at the fusion and at S/8, the
+    class probabilities as the fused vector) survive export: the SavedModel, TFLite float32
+    and the TensorFlow-free runner colour a photo as the Keras model directory does, with the
+    FiLM layers active (not at their identity start)."""
+    import keras
+
+    from colorization.core.config import ModelConfig
+    from colorization.model.network import build_model
+    from data_prep import priors
+    from tests.conftest import TINY_MODEL_FLAGS, tiny_train_config
+
+    flags = dict(TINY_MODEL_FLAGS, backbone="mobilenet_v2", image_size=64)
+    model_config = ModelConfig(**flags, fusion_mode="film", fusion_input="probs")
+    keras.utils.set_random_seed(3)
+    model = build_model(model_config)
+    layer = model.get_layer("color_logits")
+    layer.set_weights([8.0 * w for w in layer.get_weights()])
+
+    def save(name):
+        folder = tmp_path / name
+        folder.mkdir()
+        model.save(folder / model_files.MODEL_FILE)
+        config = tiny_train_config("voc_dir:unused", folder, model=model_config)
+        model_files.write_config(str(folder), config)
+        priors.uniform_priors().save(str(folder / "priors.npz"))
+        return folder
+
+    identity_dir = save("identity")  # the FiLM layers at their zero start
+    rng = np.random.default_rng(3)
+    for name in ("fusion_film", "conv7_film"):
+        layer = model.get_layer(name)
+        layer.set_weights([0.5 * rng.normal(size=w.shape) for w in layer.get_weights()])
+    model_dir = save("film")
+    out = tmp_path / "exported"
+    result = run_module(
+        "export",
+        f"--model={model_dir}",
+        f"--output_dir={out}",
+        "--formats=saved_model,tflite",
+        "--tflite_variants=float32",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    image = photo(21, 60, 80)
+    reference = Colorizer(str(model_dir)).colorize(image).astype(int)
+    # The FiLM layers shape the colours: at their identity start the photo comes out otherwise.
+    identity = Colorizer(str(identity_dir)).colorize(image).astype(int)
+    assert np.abs(identity - reference).max() > 6
+    lite_path = str(out / "tflite" / "colorizer_float32.tflite")
+    for path in (str(out / "saved_model" / "colorizer" / "1"), lite_path):
+        assert np.abs(Colorizer(path).colorize(image).astype(int) - reference).max() <= 2, path
+    runner = tflite_colorize.TFLiteColorizer(lite_path)
+    assert np.abs(runner.colorize(image)[0].astype(int) - reference).max() <= 2
