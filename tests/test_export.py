@@ -192,6 +192,18 @@ def test_tflite_variants_load_and_agree_with_keras(exported, source_model_dir, v
     assert psnr > (40 if variant in ("float32", "float16") else 25), psnr
 
 
+def _export_saved_model_and_tflite_float32(model_dir, out):
+    """`python -m export` of a model directory to a SavedModel and a float32 TFLite file."""
+    result = run_module(
+        "export",
+        f"--model={model_dir}",
+        f"--output_dir={out}",
+        "--formats=saved_model,tflite",
+        "--tflite_variants=float32",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
 def test_every_format_colours_at_the_model_s_own_temperature(source_model_dir, tmp_path):
     """Keras model directory, SavedModel, TFLite float32 and the TensorFlow-free runner, each
     given no temperature, colour a photo alike: at the model's T (0.15, not the 0.38 a format
@@ -208,14 +220,7 @@ def test_every_format_colours_at_the_model_s_own_temperature(source_model_dir, t
     layer.set_weights([5.0 * w for w in layer.get_weights()])
     model.save(model_dir / "model.keras")
     out = tmp_path / "exported"
-    result = run_module(
-        "export",
-        f"--model={model_dir}",
-        f"--output_dir={out}",
-        "--formats=saved_model,tflite",
-        "--tflite_variants=float32",
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    _export_saved_model_and_tflite_float32(model_dir, out)
     image = photo(13, 50, 70)
     keras_colorizer = Colorizer(str(model_dir))
     assert keras_colorizer.temperature == 0.15
@@ -365,14 +370,7 @@ def test_film_and_probability_fusion_export_like_the_keras_model(tmp_path):
         layer.set_weights([0.5 * rng.normal(size=w.shape) for w in layer.get_weights()])
     model_dir = save("film")
     out = tmp_path / "exported"
-    result = run_module(
-        "export",
-        f"--model={model_dir}",
-        f"--output_dir={out}",
-        "--formats=saved_model,tflite",
-        "--tflite_variants=float32",
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    _export_saved_model_and_tflite_float32(model_dir, out)
     image = photo(21, 60, 80)
     reference = Colorizer(str(model_dir)).colorize(image).astype(int)
     # The FiLM layers shape the colours: at their identity start the photo comes out otherwise.
