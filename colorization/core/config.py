@@ -161,10 +161,7 @@ class ModelConfig:
                 f"class_names must name each of the num_classes={self.num_classes} classes. "
                 f"Received: {len(self.class_names)} names {list(self.class_names)[:4]}..."
             )
-        if self.backbone not in BACKBONES:
-            raise ValueError(
-                f"backbone must be one of {BACKBONES}. Received: backbone={self.backbone!r}"
-            )
+        self._check_choice("backbone", BACKBONES)
         check_backbone_image_size(self.backbone, self.image_size)
         if self.freeze_backbone and self.backbone != "mobilenet_v2":
             raise ValueError(
@@ -189,23 +186,16 @@ class ModelConfig:
             raise ValueError(
                 f"fusion_dropout must be in [0, 1). Received: fusion_dropout={self.fusion_dropout!r}"
             )
-        if self.fusion_mode not in FUSION_MODES:
-            raise ValueError(
-                f"fusion_mode must be one of {FUSION_MODES}. Received: fusion_mode={self.fusion_mode!r}"
-            )
-        if self.fusion_input not in FUSION_INPUTS:
-            raise ValueError(
-                f"fusion_input must be one of {FUSION_INPUTS}. "
-                f"Received: fusion_input={self.fusion_input!r}"
-            )
-        if self.class_loss not in CLASS_LOSSES:
-            raise ValueError(
-                f"class_loss must be one of {CLASS_LOSSES}. Received: class_loss={self.class_loss!r}"
-            )
-        if self.dtype_policy not in DTYPE_POLICIES:
-            raise ValueError(
-                f"dtype_policy must be one of {DTYPE_POLICIES}. Received: dtype_policy={self.dtype_policy!r}"
-            )
+        self._check_choice("fusion_mode", FUSION_MODES)
+        self._check_choice("fusion_input", FUSION_INPUTS)
+        self._check_choice("class_loss", CLASS_LOSSES)
+        self._check_choice("dtype_policy", DTYPE_POLICIES)
+
+    def _check_choice(self, name, choices):
+        """ValueError naming the field and its choices unless its value is one of them."""
+        value = getattr(self, name)
+        if value not in choices:
+            raise ValueError(f"{name} must be one of {choices}. Received: {name}={value!r}")
 
     @property
     def output_size(self):
