@@ -235,6 +235,48 @@ def test_a_hint_network_trains_from_one_without_hints(generated_voc, tiny_model_
 
 
 @pytest.mark.slow
+def test_training_only_the_hint_layers_keeps_the_automatic_colours(
+    generated_voc, tiny_model_dir, tmp_path
+):
+    from colorization.training import trainer
+
+    config = tiny_train_config(f"voc_dir:{generated_voc}", tmp_path / "hints_only", steps=3)
+    config = dataclasses.replace(
+        config,
+        model=dataclasses.replace(config.model, hints=True),
+        init_from=str(tiny_model_dir / "model.keras"),
+        trainable="hints",
+        checkpoint_every=3,
+        eval_every=3,
+    )
+    trainer.train(config)
+    model, _ = model_files.load_model_dir(str(tmp_path / "hints_only"))
+    source, _ = model_files.load_model_dir(str(tiny_model_dir))
+    # Every layer the two networks share, batch-norm statistics included, is as it was.
+    for layer in source.layers:
+        after = model.get_layer(layer.name).get_weights()
+        for old, new in zip(layer.get_weights(), after, strict=True):
+            np.testing.assert_array_equal(new, old, err_msg=layer.name)
+    # The hint layers learned...
+    assert np.abs(model.get_layer("conv8_hints").get_weights()[0]).max() > 0
+    # ...and without hints the network colours exactly as the one it started from.
+    size = config.model.image_size
+    lightness = np.random.default_rng(4).uniform(0, 100, (2, size, size, 1)).astype(np.float32)
+    np.testing.assert_allclose(
+        model(model_inputs(model, lightness))["color_logits"].numpy(),
+        source(lightness)["color_logits"].numpy(),
+        atol=1e-5,
+    )
+
+
+def test_training_only_the_hint_layers_needs_a_hint_network():
+    with pytest.raises(ValueError, match="trainable=hints .* needs hints=True"):
+        tiny_train_config("voc_dir:unused", "runs/x", trainable="hints")
+    with pytest.raises(ValueError, match="trainable must be one of .* Received: 'head'"):
+        tiny_train_config("voc_dir:unused", "runs/x", trainable="head")
+
+
+@pytest.mark.slow
 def test_colorize_cli_takes_a_hints_file(hint_model_dir, model_dir, tmp_path):
     import json
 

@@ -220,6 +220,8 @@ STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 SCHEDULES = ("constant", "cosine")
 ENCODINGS = ("soft", "hard")
 JIT_CHOICES = ("auto", "true", "false")
+# What a run trains: every trainable layer, or the colour-hint layers alone.
+TRAINABLE_CHOICES = ("all", "hints")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -272,6 +274,9 @@ class TrainConfig:
       keep_checkpoints: how many checkpoints to keep.
       jit_compile: XLA for the training step: "auto" (Keras's choice, which leaves it off
         for TensorFlow on CPU), "true" or "false".
+      trainable: "all" (every layer the model config leaves trainable) or "hints" (only the
+        colour-hint layers, `*_hints`: a network warm-started from one without hints then
+        colours exactly as that one when given no hint, and learns to follow hints).
     """
 
     model: ModelConfig = ModelConfig()
@@ -311,6 +316,7 @@ class TrainConfig:
     init_from: str = ""
     keep_checkpoints: int = 3
     jit_compile: str = "auto"
+    trainable: str = "all"
 
     def __post_init__(self):
         def check(ok, message):
@@ -384,6 +390,14 @@ class TrainConfig:
         check(
             self.jit_compile in JIT_CHOICES,
             f"jit_compile must be auto, true or false. Received: {self.jit_compile!r}",
+        )
+        check(
+            self.trainable in TRAINABLE_CHOICES,
+            f"trainable must be one of {TRAINABLE_CHOICES}. Received: {self.trainable!r}",
+        )
+        check(
+            self.trainable != "hints" or self.model.hints,
+            "trainable=hints trains the colour-hint layers alone; it needs hints=True.",
         )
         check(bool(self.model_dir), "model_dir must not be empty.")
         init = self.init_from

@@ -13,6 +13,7 @@ from colorization.core.config import (
     JIT_CHOICES,
     SCHEDULES,
     STRATEGIES,
+    TRAINABLE_CHOICES,
     ModelConfig,
     TrainConfig,
     check_fc_units,
@@ -31,6 +32,7 @@ CHOICES = {
     "strategy": STRATEGIES,
     "encoding": ENCODINGS,
     "jit_compile": JIT_CHOICES,
+    "trainable": TRAINABLE_CHOICES,
     "fusion_mode": FUSION_MODES,
     "fusion_input": FUSION_INPUTS,
 }

@@ -253,6 +253,21 @@ def build_model(config=None):
     return model
 
 
+def train_only_hints(model):
+    """Freezes every layer of `model` but its colour-hint convolutions (`*_hints`), which
+    carry no term when no hint is given: training then teaches the network to follow
+    hints and leaves its automatic colours exactly as they were (frozen batch norms run
+    in inference mode). Returns the names of the layers left trainable."""
+    trainable = []
+    for layer in model.layers:
+        layer.trainable = layer.name.endswith("_hints") and bool(layer.weights)
+        if layer.trainable:
+            trainable.append(layer.name)
+    if not trainable:
+        raise ValueError(f"model {model.name!r} has no colour-hint layers to train.")
+    return trainable
+
+
 def _build_vgg_colorizer(config):
     """The paper's network (see the module doc)."""
     dtype = config.dtype_policy

@@ -16,7 +16,7 @@ import keras
 import tensorflow as tf
 
 from colorization.model import imagenet_weights, losses, model_files
-from colorization.model.network import build_model, count_flops
+from colorization.model.network import build_model, count_flops, train_only_hints
 from colorization.training.callbacks import CheckpointCallback, EvaluationCallback
 from colorization.training.distribute import (
     distributed_loop,
@@ -120,6 +120,8 @@ def train(config):
         print(f"{strategy.num_replicas_in_sync} replicas: synchronized batch norm.", flush=True)
     with strategy.scope():
         model = build_model(model_config)
+        if config.trainable == "hints":
+            print(f"Training only {train_only_hints(model)}", flush=True)
         optimizer = build_optimizer(config)
         loss, loss_weights, model_metrics = losses.build_losses(
             config.model,
