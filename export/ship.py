@@ -29,10 +29,16 @@ def define_flags():
         "chosen_on", "", "How S and the temperature were chosen (for summary.json)."
     )
     flags.DEFINE_string("output_dir", None, "Default: colorization/pretrained in this package.")
+    flags.DEFINE_string(
+        "data_root",
+        None,
+        "The data root the shipped config.json names (where the relative paths of its "
+        "dataset specs are read, e.g. `data` as README.md lays it out); default: the run's.",
+    )
     flags.mark_flags_as_required(["model_dir"])
 
 
-def ship(model_dir, output_dir, image_size=0, temperature=None, chosen_on=""):
+def ship(model_dir, output_dir, image_size=0, temperature=None, chosen_on="", data_root=None):
     """Writes the shipped model directory; returns (path of model.keras, bytes)."""
     import dataclasses
 
@@ -49,6 +55,8 @@ def ship(model_dir, output_dir, image_size=0, temperature=None, chosen_on=""):
     model = at_image_size(model, config.model, size)
     if temperature is not None:
         config = dataclasses.replace(config, temperature=temperature)
+    if data_root is not None:
+        config = dataclasses.replace(config, data_root=data_root)
     os.makedirs(output_dir, exist_ok=True)
     target = os.path.join(output_dir, "model.keras")
     model.save(target)
@@ -80,7 +88,12 @@ def main(argv):
     output_dir = FLAGS.output_dir or DEFAULT_MODEL
     try:
         path, size = ship(
-            FLAGS.model_dir, output_dir, FLAGS.image_size, FLAGS.temperature, FLAGS.chosen_on
+            FLAGS.model_dir,
+            output_dir,
+            FLAGS.image_size,
+            FLAGS.temperature,
+            FLAGS.chosen_on,
+            FLAGS.data_root,
         )
     except ValueError as e:
         raise cli.CommandError(str(e)) from None

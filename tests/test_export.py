@@ -335,6 +335,29 @@ def test_xla_network_in_the_saved_model_gives_the_same_photos(source_model_dir, 
     assert np.abs(outputs[True] - outputs[False]).max() <= 1
 
 
+def test_ship_writes_a_model_dir_that_colours_as_the_run_at_the_chosen_size(
+    source_model_dir, tmp_path
+):
+    from export.ship import ship
+
+    out = tmp_path / "pretrained"
+    ship(str(source_model_dir), str(out), image_size=64, temperature=0.3, data_root="data")
+    config = json.loads((out / "config.json").read_text())
+    trained = json.loads((source_model_dir / "config.json").read_text())
+    # The chosen temperature and data root, everything else as trained.
+    assert config["temperature"] == 0.3 and config["data_root"] == "data"
+    assert {k: v for k, v in config.items() if k not in ("temperature", "data_root")} == {
+        k: v for k, v in trained.items() if k not in ("temperature", "data_root")
+    }
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["shipped"]["inference_image_size"] == 64
+    assert summary["shipped"]["trained_image_size"] == trained["model"]["image_size"]
+    # The same weights at S = 64 colour as the run rebuilt at 64, at T = 0.3.
+    image = photo(11, 50, 70)
+    expected = Colorizer(str(source_model_dir), temperature=0.3, image_size=64).colorize(image)
+    np.testing.assert_array_equal(Colorizer(str(out)).colorize(image), expected)
+
+
 def test_film_and_probability_fusion_export_like_the_keras_model(tmp_path):
     """The stronger fusions of the instance-aware study (FiLM at the fusion and at S/8, the
     class probabilities as the fused vector) survive export: the SavedModel, TFLite float32
