@@ -55,6 +55,7 @@ def ship(model_dir, output_dir, image_size=0, temperature=None, chosen_on="", da
     model = at_image_size(model, config.model, size)
     if temperature is not None:
         config = dataclasses.replace(config, temperature=temperature)
+    trained_root = config.data_root
     if data_root is not None:
         config = dataclasses.replace(config, data_root=data_root)
     os.makedirs(output_dir, exist_ok=True)
@@ -65,6 +66,14 @@ def ship(model_dir, output_dir, image_size=0, temperature=None, chosen_on="", da
     shutil.copy(os.path.join(model_dir, "priors.npz"), os.path.join(output_dir, "priors.npz"))
     with open(os.path.join(model_dir, "summary.json")) as f:
         summary = json.load(f)
+    if data_root is not None:
+        # The same data named from the new root, in the run's record too.
+        summary.setdefault("config", {})["data_root"] = data_root
+        for key in ("train_source", "val_source"):
+            if trained_root and isinstance(summary.get(key), str):
+                summary[key] = summary[key].replace(
+                    os.path.join(trained_root, ""), os.path.join(data_root, "")
+                )
     summary["shipped"] = {
         "from": model_dir,
         "trained_image_size": trained_size,

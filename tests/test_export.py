@@ -338,18 +338,30 @@ def test_xla_network_in_the_saved_model_gives_the_same_photos(source_model_dir, 
 def test_ship_writes_a_model_dir_that_colours_as_the_run_at_the_chosen_size(
     source_model_dir, tmp_path
 ):
+    import shutil
+
     from export.ship import ship
 
+    # A run that read its photos under /mnt/photos.
+    run = tmp_path / "run"
+    shutil.copytree(source_model_dir, run)
+    trained = json.loads((run / "config.json").read_text())
+    trained["data_root"] = "/mnt/photos"
+    (run / "config.json").write_text(json.dumps(trained))
+    summary = json.loads((run / "summary.json").read_text())
+    summary["train_source"] = "voc_dir:/mnt/photos/voc2012_animals [train]: 9 usable images"
+    (run / "summary.json").write_text(json.dumps(summary))
     out = tmp_path / "pretrained"
-    ship(str(source_model_dir), str(out), image_size=64, temperature=0.3, data_root="data")
+    ship(str(run), str(out), image_size=64, temperature=0.3, data_root="data")
     config = json.loads((out / "config.json").read_text())
-    trained = json.loads((source_model_dir / "config.json").read_text())
     # The chosen temperature and data root, everything else as trained.
     assert config["temperature"] == 0.3 and config["data_root"] == "data"
     assert {k: v for k, v in config.items() if k not in ("temperature", "data_root")} == {
         k: v for k, v in trained.items() if k not in ("temperature", "data_root")
     }
     summary = json.loads((out / "summary.json").read_text())
+    assert summary["config"]["data_root"] == "data"
+    assert summary["train_source"] == "voc_dir:data/voc2012_animals [train]: 9 usable images"
     assert summary["shipped"]["inference_image_size"] == 64
     assert summary["shipped"]["trained_image_size"] == trained["model"]["image_size"]
     # The same weights at S = 64 colour as the run rebuilt at 64, at T = 0.3.
