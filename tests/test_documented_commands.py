@@ -231,6 +231,20 @@ def documented_data(root):
         ("imagenette/english_springer", "human_seg/flat", "flowers/rose")
     ):
         _named_photos(data / "photos" / folder, 5, start=50 * index)
+    # The other sources of photos/, two val photos and one train photo each.
+    for index, folder in enumerate(
+        (
+            "clothing/shirt",
+            "coco/misc",
+            "food101/pizza",
+            "grocery/fruit",
+            "intel_scenes/street",
+            "pacs/dog",
+            "rooms/kitchen",
+            "street_people/crossing",
+        )
+    ):
+        _named_photos(data / "photos" / folder, 3, start=200 + 10 * index)
     # The photos the colorize and TFLite commands are shown on.
     Image.fromarray(photo(900, 40, 56)).save(root / "old_photo.jpg")
     Image.fromarray(photo(901, 40, 56)).save(root / "photo.jpg")
@@ -314,6 +328,9 @@ def test_documented_commands_run_as_written(tmp_path, mobilenet_tflite):
         "exported_cpu/tflite/colorizer_float16.tflite",
         "out.png",
         "runs/screen/no_fusion/eval/metrics.json",
+        "runs/screen/balance_hints/eval/metrics.json",
+        "runs/screen/ship_rule/metrics.json",
+        "runs/screen/ship_hints/metrics.json",
     ):
         assert (tmp_path / made).exists(), made
     assert len(skipped) >= 5 and len(ran) >= 20
