@@ -15,6 +15,7 @@ CLI:
 import dataclasses
 import io
 import json
+import os
 import sys
 import time
 
@@ -60,6 +61,8 @@ class Priors:
             metadata=np.asarray(json.dumps(self.metadata, sort_keys=True)),
         )
         path = str(path)
+        if os.path.dirname(path):
+            tf.io.gfile.makedirs(os.path.dirname(path))
         temporary = path + ".tmp"
         with tf.io.gfile.GFile(temporary, "wb") as f:
             f.write(buffer.getvalue())
@@ -182,32 +185,54 @@ def compute_priors(dataset, mix_lambda=DEFAULT_LAMBDA, sigma=DEFAULT_SIGMA, meta
     return priors_from_counts(counts, mix_lambda, sigma, metadata)
 
 
+def priors_of(
+    spec,
+    split="train",
+    data_dir=None,
+    data_root=None,
+    image_size=224,
+    mix_lambda=DEFAULT_LAMBDA,
+    sigma=DEFAULT_SIGMA,
+    max_images=0,
+):
+    """`Priors` counted over the photos of the source `spec` (a --dataset value) at target
+    resolution S/4; max_images > 0 counts only the first ones."""
+    from data_prep import pipeline, sources
+
+    source = sources.load_source(spec, split, data_dir, data_root=data_root)
+    print(source.summary(), file=sys.stderr)
+    dataset = pipeline.target_rgb_dataset(source, image_size)
+    if max_images:
+        dataset = dataset.take(max_images)
+    return compute_priors(
+        dataset,
+        mix_lambda=mix_lambda,
+        sigma=sigma,
+        metadata={
+            "dataset": spec,
+            "split": split,
+            "image_size": image_size,
+            "target_size": image_size // 4,
+            "skipped": source.skipped,
+        },
+    )
+
+
 def main(argv):
     from absl import app, flags
-
-    from data_prep import pipeline, sources
 
     FLAGS = flags.FLAGS
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    source = sources.load_source(
-        FLAGS.dataset, FLAGS.split, FLAGS.data_dir, data_root=FLAGS.data_root
-    )
-    print(source.summary(), file=sys.stderr)
-    dataset = pipeline.target_rgb_dataset(source, FLAGS.image_size)
-    if FLAGS.max_images:
-        dataset = dataset.take(FLAGS.max_images)
-    result = compute_priors(
-        dataset,
-        mix_lambda=FLAGS.mix_lambda,
-        sigma=FLAGS.sigma,
-        metadata={
-            "dataset": FLAGS.dataset,
-            "split": FLAGS.split,
-            "image_size": FLAGS.image_size,
-            "target_size": FLAGS.image_size // 4,
-            "skipped": source.skipped,
-        },
+    result = priors_of(
+        FLAGS.dataset,
+        FLAGS.split,
+        FLAGS.data_dir,
+        FLAGS.data_root,
+        FLAGS.image_size,
+        FLAGS.mix_lambda,
+        FLAGS.sigma,
+        FLAGS.max_images,
     )
     result.save(FLAGS.output)
     used = int((result.counts > 0).sum())

@@ -306,7 +306,8 @@ def test_grey_images_are_dropped_for_unaudited_sources():
 
 @pytest.mark.slow
 def test_priors_cli_on_an_image_folder(image_folder, tmp_path):
-    output = tmp_path / "priors.npz"
+    # Into a folder that does not exist yet (runs/ on a fresh checkout).
+    output = tmp_path / "runs" / "priors.npz"
     result = run_module(
         "data_prep.priors",
         f"--dataset=folder:{image_folder}",
