@@ -8,7 +8,8 @@
 Every variant trains the `cpu` preset for the same short budget (--steps) from the same start
 (--init_from), with the same seed, data order and colour priors (computed once, in
 RUNS/priors.npz, unless the variant changes --mix_lambda), plus the variant's own
---train_flags. It is then scored with the reference on the same val photos (whole photos
+--train_flags (train_main.py's flags, checked before any work starts; the variant trains in
+this process). It is then scored with the reference on the same val photos (whole photos
 through the colorize path, --per_set of each set, paired 95 % bootstrap intervals), and one
 row per variant goes to RUNS/screening.json and to the screening table of --table (between
 its `<!-- screening:start -->` and `<!-- screening:end -->` lines). Rerunning a variant
@@ -21,13 +22,11 @@ and the table records minutes.
 import json
 import os
 import shlex
-import subprocess
-import sys
 import time
 
 from absl import flags
 
-from colorization.core import cli
+from colorization.core import cli, config_flags
 
 FLAGS = flags.FLAGS
 
@@ -94,45 +93,51 @@ def _base_flags(model_dir, priors, steps, seed, init_from, data_root, dataset):
 
 def shared_priors(runs, data_root, dataset, image_size=160, mix_lambda=0.8):
     """RUNS/priors.npz, computed once on the training photos (λ = 0.8, as the ablation)."""
+    from data_prep import priors
+
     path = os.path.join(runs, "priors.npz")
     if not os.path.exists(path):
-        command = [
-            sys.executable,
-            "-m",
-            "data_prep.priors",
-            f"--data_root={data_root}",
-            f"--dataset={dataset}",
-            f"--image_size={image_size}",
-            f"--mix_lambda={mix_lambda}",
-            f"--output={path}",
-        ]
-        print("Computing the shared priors:", " ".join(command), flush=True)
-        subprocess.run(command, check=True)
+        print(f"Computing the shared priors of {dataset} (S={image_size}, λ={mix_lambda})")
+        try:
+            result = priors.priors_of(
+                dataset, data_root=data_root, image_size=image_size, mix_lambda=mix_lambda
+            )
+        except ValueError as e:  # a SourceError among them
+            raise cli.CommandError(f"--train_dataset={dataset!r}: {e}") from None
+        result.save(path)
+        print(f"Wrote {path}: {result.metadata['num_images']} photos", flush=True)
     return path
 
 
-def train(name, train_flags, runs, priors, steps, seed, init_from, data_root, dataset):
-    """Trains (or resumes) RUNS/NAME; returns (model_dir, minutes of this call's training)."""
-    model_dir = os.path.join(runs, name)
-    os.makedirs(model_dir, exist_ok=True)
+def train_config(name, train_flags, runs, priors, steps, seed, init_from, data_root, dataset):
+    """The TrainConfig of variant `name`: the shared flags plus its --train_flags, validated
+    (ValueError naming a bad flag; files are checked when it trains)."""
     extra = shlex.split(train_flags)
     if any(f.startswith("--mix_lambda") or f.startswith("--priors") for f in extra):
         priors = None  # the variant's own priors
-    command = [
-        sys.executable,
-        "-m",
-        "train_main",
-        *_base_flags(model_dir, priors, steps, seed, init_from, data_root, dataset),
-        *extra,
-    ]
-    print("Training:", " ".join(command), flush=True)
+    model_dir = os.path.join(runs, name)
+    args = [*_base_flags(model_dir, priors, steps, seed, init_from, data_root, dataset), *extra]
+    return config_flags.config_from_args(args)
+
+
+def train(config):
+    """Trains (or resumes) `config` in this process; returns the minutes of this call."""
+    from colorization.model.imagenet_weights import PretrainedError
+    from colorization.training import trainer
+    from data_prep.sources import SourceError
+
+    os.makedirs(config.model_dir, exist_ok=True)
+    print(f"Training {config.model_dir}", flush=True)
     start = time.time()
-    with open(os.path.join(model_dir, "train.log"), "a") as log:
-        result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
-    minutes = (time.time() - start) / 60
-    if result.returncode != 0:
-        raise cli.CommandError(f"training {name} failed; see {model_dir}/train.log")
-    return model_dir, minutes
+    try:
+        config.check_files()
+    except ValueError as e:
+        raise cli.CommandError(str(e)) from None
+    try:
+        trainer.train(config)
+    except (SourceError, PretrainedError) as e:  # data or a start that cannot be used
+        raise cli.CommandError(f"training {config.model_dir}: {e}") from None
+    return (time.time() - start) / 60
 
 
 def score(models, output_dir, val_dataset, data_root, per_set, image_size, temperature, bootstrap):
@@ -292,21 +297,20 @@ def main(argv):
             raise cli.CommandError(
                 f"--reference={FLAGS.reference!r}: no trained model at {reference_path}."
             )
+    variant = (FLAGS.name, FLAGS.train_flags, FLAGS.runs)
+    schedule = (FLAGS.steps, FLAGS.seed, FLAGS.init_from, FLAGS.data_root, FLAGS.train_dataset)
+    # The variant's flags are checked before the priors are computed or anything trains.
+    try:
+        train_config(*variant, None, *schedule)
+    except ValueError as e:
+        raise cli.CommandError(f"--train_flags={FLAGS.train_flags!r}: {e}") from None
     os.makedirs(FLAGS.runs, exist_ok=True)
     priors = shared_priors(
         FLAGS.runs, FLAGS.data_root, FLAGS.train_dataset, FLAGS.train_image_size or 160
     )
-    model_dir, minutes = train(
-        FLAGS.name,
-        FLAGS.train_flags,
-        FLAGS.runs,
-        priors,
-        FLAGS.steps,
-        FLAGS.seed,
-        FLAGS.init_from,
-        FLAGS.data_root,
-        FLAGS.train_dataset,
-    )
+    config = train_config(*variant, priors, *schedule)
+    minutes = train(config)
+    model_dir = config.model_dir
     # A resumed run reports the wall time of the whole training (summary.json).
     with open(os.path.join(model_dir, "summary.json")) as f:
         summary = json.load(f)

@@ -1,8 +1,10 @@
 """benchmarks/screen.py: the rows it writes from an evaluation and the table it keeps."""
 
 import pytest
+from PIL import Image
 
 from benchmarks import screen
+from tests.helpers import photo, run_command
 
 
 def _summary(name, rebalanced, sepia, reference=True):
@@ -67,3 +69,32 @@ def test_rows_and_table_from_an_evaluation(tmp_path):
     assert "`--seed=1 --fusion=false (against base_seed1)`" in screen.markdown_row(
         {**row, "seed": 1, "reference": "base_seed1"}
     )
+
+
+@pytest.mark.parametrize(
+    "train_flags, named",
+    [("--no_such_flag=1", "no_such_flag"), ("--image_size=30", "image_size=30")],
+)
+def test_a_bad_variant_flag_fails_before_any_work(tmp_path, train_flags, named):
+    # The variant's flags are train_main.py's, parsed in this process before the shared
+    # priors are counted or anything trains.
+    photos = tmp_path / "data" / "pics" / "a"
+    photos.mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(photo(i, 32, 32)).save(photos / f"{i}.png")
+    result = run_command(
+        [
+            "-m",
+            "benchmarks.screen",
+            "--name=lever",
+            f"--train_flags={train_flags}",
+            f"--runs={tmp_path / 'runs'}",
+            f"--data_root={tmp_path / 'data'}",
+            "--train_dataset=folder:pics",
+        ]
+    )
+    assert result.returncode != 0
+    assert named in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "runs" / "priors.npz").exists()
+    assert not (tmp_path / "runs" / "lever").exists()

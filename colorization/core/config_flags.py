@@ -144,3 +144,19 @@ def config_from_flags(flag_values=None):
     if not model["use_class_branch"] and not flag_values["fusion"].present:
         model["use_fusion"] = False
     return TrainConfig(model=ModelConfig(**model), **values[TrainConfig])
+
+
+def config_from_args(args):
+    """The TrainConfig that train_main.py builds from the command-line flags `args` (a list
+    such as ["--config=cpu", "--steps=100"]), parsed into flags of their own so that another
+    command can train in-process. Raises ValueError naming an unknown flag or a bad value
+    (files are checked later, when the run starts)."""
+    from absl import flags
+
+    flag_values = flags.FlagValues()
+    define_config_flags(flag_values)
+    try:
+        flag_values(["train_main.py", *args])
+    except flags.Error as e:
+        raise ValueError(f"{' '.join(args)}: {e}") from None
+    return config_from_flags(flag_values)
