@@ -272,7 +272,7 @@ def test_training_only_the_hint_layers_keeps_the_automatic_colours(
 def test_training_only_the_hint_layers_needs_a_hint_network():
     with pytest.raises(ValueError, match="trainable=hints .* needs hints=True"):
         tiny_train_config("voc_dir:unused", "runs/x", trainable="hints")
-    with pytest.raises(ValueError, match="trainable must be one of .* Received: 'head'"):
+    with pytest.raises(ValueError, match="trainable must be one of .* Received: trainable='head'"):
         tiny_train_config("voc_dir:unused", "runs/x", trainable="head")
 
 

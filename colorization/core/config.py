@@ -32,6 +32,13 @@ def check_image_size(value, name="image_size"):
         raise ValueError(f"{name} must be {IMAGE_SIZE_RULE}. Received: {name}={value!r}")
 
 
+def check_choice(name, value, choices):
+    """Raises ValueError naming the field, its value and its choices unless `value` is one
+    of `choices`."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}. Received: {name}={value!r}")
+
+
 def check_backbone_image_size(backbone, image_size):
     """Raises ValueError unless `image_size` suits `backbone` (mobilenet_v2: a multiple of 32)."""
     if backbone == "mobilenet_v2" and image_size % MOBILENET_SIZE_MULTIPLE:
@@ -161,7 +168,7 @@ class ModelConfig:
                 f"class_names must name each of the num_classes={self.num_classes} classes. "
                 f"Received: {len(self.class_names)} names {list(self.class_names)[:4]}..."
             )
-        self._check_choice("backbone", BACKBONES)
+        check_choice("backbone", self.backbone, BACKBONES)
         check_backbone_image_size(self.backbone, self.image_size)
         if self.freeze_backbone and self.backbone != "mobilenet_v2":
             raise ValueError(
@@ -186,16 +193,10 @@ class ModelConfig:
             raise ValueError(
                 f"fusion_dropout must be in [0, 1). Received: fusion_dropout={self.fusion_dropout!r}"
             )
-        self._check_choice("fusion_mode", FUSION_MODES)
-        self._check_choice("fusion_input", FUSION_INPUTS)
-        self._check_choice("class_loss", CLASS_LOSSES)
-        self._check_choice("dtype_policy", DTYPE_POLICIES)
-
-    def _check_choice(self, name, choices):
-        """ValueError naming the field and its choices unless its value is one of them."""
-        value = getattr(self, name)
-        if value not in choices:
-            raise ValueError(f"{name} must be one of {choices}. Received: {name}={value!r}")
+        check_choice("fusion_mode", self.fusion_mode, FUSION_MODES)
+        check_choice("fusion_input", self.fusion_input, FUSION_INPUTS)
+        check_choice("class_loss", self.class_loss, CLASS_LOSSES)
+        check_choice("dtype_policy", self.dtype_policy, DTYPE_POLICIES)
 
     @property
     def output_size(self):
@@ -328,10 +329,7 @@ class TrainConfig:
         )
         check(self.steps >= 1, f"steps must be >= 1. Received: steps={self.steps}")
         check(self.learning_rate > 0, f"learning_rate must be > 0. Received: {self.learning_rate}")
-        check(
-            self.schedule in SCHEDULES,
-            f"schedule must be one of {SCHEDULES}. Received: {self.schedule!r}",
-        )
+        check_choice("schedule", self.schedule, SCHEDULES)
         check(
             0 <= self.warmup_steps < self.steps,
             f"warmup_steps must be in [0, steps={self.steps}). Received: {self.warmup_steps}",
@@ -350,18 +348,12 @@ class TrainConfig:
             "ab_loss_weight and chroma_loss_weight must be >= 0. Received: "
             f"{self.ab_loss_weight}, {self.chroma_loss_weight}",
         )
-        check(
-            self.encoding in ENCODINGS,
-            f"encoding must be soft or hard. Received: {self.encoding!r}",
-        )
+        check_choice("encoding", self.encoding, ENCODINGS)
         check(
             1 <= self.num_neighbors <= NUM_BINS,
             f"num_neighbors must be in [1, {NUM_BINS}]. Received: {self.num_neighbors}",
         )
-        check(
-            self.strategy in STRATEGIES,
-            f"strategy must be one of {STRATEGIES}. Received: {self.strategy!r}",
-        )
+        check_choice("strategy", self.strategy, STRATEGIES)
         check(
             self.checkpoint_every >= 1,
             f"checkpoint_every must be >= 1. Received: {self.checkpoint_every}",
@@ -387,14 +379,8 @@ class TrainConfig:
             self.keep_checkpoints >= 1,
             f"keep_checkpoints must be >= 1. Received: {self.keep_checkpoints}",
         )
-        check(
-            self.jit_compile in JIT_CHOICES,
-            f"jit_compile must be auto, true or false. Received: {self.jit_compile!r}",
-        )
-        check(
-            self.trainable in TRAINABLE_CHOICES,
-            f"trainable must be one of {TRAINABLE_CHOICES}. Received: {self.trainable!r}",
-        )
+        check_choice("jit_compile", self.jit_compile, JIT_CHOICES)
+        check_choice("trainable", self.trainable, TRAINABLE_CHOICES)
         check(
             self.trainable != "hints" or self.model.hints,
             "trainable=hints trains the colour-hint layers alone; it needs hints=True.",
