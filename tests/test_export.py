@@ -21,7 +21,9 @@ from tests.helpers import ROOT, photo, run_command, run_module
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
+# Built once per worker process: xdist workers interleave modules, and a module-scoped
+# fixture would be rebuilt each time a worker came back to this module.
+@pytest.fixture(scope="session")
 def source_model_dir(tiny_model_dir, tmp_path_factory):
     """The tiny trained model with its colour logits made 8x larger (after 6 steps its colour
     distributions are nearly flat)."""
@@ -38,7 +40,7 @@ def source_model_dir(tiny_model_dir, tmp_path_factory):
     return folder
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def exported(source_model_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("exported")
     result = run_module(

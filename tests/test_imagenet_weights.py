@@ -15,7 +15,9 @@ SIZE = 96
 SMALL_ALPHA = 0.35
 
 
-@pytest.fixture(scope="module")
+# Built once per worker process: xdist workers interleave modules, and a module-scoped
+# fixture would be rebuilt each time a worker came back to this module.
+@pytest.fixture(scope="session")
 def dynamic_range_file(tmp_path_factory):
     return helpers.quantized_mobilenet_v2_tflite(
         tmp_path_factory.mktemp("tfl") / "mnv2_dynamic.tflite",
@@ -25,7 +27,7 @@ def dynamic_range_file(tmp_path_factory):
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def full_integer_file(tmp_path_factory):
     return helpers.quantized_mobilenet_v2_tflite(
         tmp_path_factory.mktemp("tfl") / "mnv2_int8.tflite", SMALL_ALPHA, SIZE, full_integer=True

@@ -23,7 +23,9 @@ def chelsea():
     return np.asarray(skimage.data.chelsea())
 
 
-@pytest.fixture(scope="module")
+# Built once per worker process: xdist workers interleave modules, and a module-scoped
+# fixture would be rebuilt each time a worker came back to this module.
+@pytest.fixture(scope="session")
 def colorizer():
     return inference.Colorizer()
 
