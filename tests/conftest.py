@@ -45,9 +45,11 @@ def tiny_model_dir(generated_voc, tmp_path_factory):
     """A model directory trained for 6 steps on the generated VOCdevkit."""
     from colorization.training import trainer as training
 
-    model_dir = tmp_path_factory.mktemp("tiny_run")
-    training.train(tiny_train_config(f"voc_dir:{generated_voc}", model_dir))
-    return model_dir
+    return helpers.built_once(
+        tmp_path_factory,
+        "tiny_run",
+        lambda folder: training.train(tiny_train_config(f"voc_dir:{generated_voc}", folder)),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -104,9 +106,6 @@ def mobilenet_tflite(tmp_path_factory):
     """(path, float Keras model) of a width-1.0 MobileNetV2 classifier at 64 x 64 with random
     (recalibrated) weights, as a dynamic-range quantized TFLite file: the colorizer's trunk
     shape, made by the TFLite converter as the ImageNet files were."""
-    return helpers.quantized_mobilenet_v2_tflite(
-        tmp_path_factory.mktemp("tflite") / "mobilenet_v2_test.tflite",
-        alpha=1.0,
-        size=64,
-        full_integer=False,
+    return helpers.shared_mobilenet_v2_tflite(
+        tmp_path_factory, "mobilenet_v2_test", alpha=1.0, size=64, full_integer=False
     )

@@ -2,9 +2,11 @@
 the tests), and the project's commands run as a user runs them."""
 
 import atexit
+import fcntl
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import threading
@@ -229,3 +231,38 @@ def quantized_mobilenet_v2_tflite(path, alpha=0.35, size=96, classes=10, seed=0,
         converter.inference_output_type = tf.uint8
     pathlib.Path(path).write_bytes(converter.convert())
     return path, model
+
+
+def built_once(tmp_path_factory, name, make):
+    """The folder NAME, filled by make(folder) once per test run. Under pytest-xdist every
+    worker gets the same folder (the first to ask makes it while the others wait for it);
+    without xdist, a temporary folder of this process."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.mktemp(name)
+        make(folder)
+        return folder
+    # The workers' temporary folders share this run's parent folder.
+    root = tmp_path_factory.getbasetemp().parent
+    folder = root / name
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        complete = root / f"{name}.complete"
+        if not complete.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            complete.touch()
+    return folder
+
+
+def shared_mobilenet_v2_tflite(tmp_path_factory, name, **kwargs):
+    """quantized_mobilenet_v2_tflite(**kwargs) made once per test run (built_once): (path of
+    the TFLite file, the float Keras model it came from, loaded in this process)."""
+    import keras
+
+    def make(folder):
+        _, model = quantized_mobilenet_v2_tflite(folder / f"{name}.tflite", **kwargs)
+        model.save(folder / "source.keras")
+
+    folder = built_once(tmp_path_factory, name, make)
+    return folder / f"{name}.tflite", keras.saving.load_model(folder / "source.keras")

@@ -16,13 +16,13 @@ from colorization.inference import tflite_runner as tflite_colorize
 from colorization.inference.colorizer import Colorizer
 from colorization.model import model_files
 from export import serving_client
-from tests.helpers import ROOT, photo, run_command, run_module
+from tests.helpers import ROOT, built_once, photo, run_command, run_module
 
 pytestmark = pytest.mark.slow
 
 
-# Built once per worker process: xdist workers interleave modules, and a module-scoped
-# fixture would be rebuilt each time a worker came back to this module.
+# Built once per test run (helpers.built_once): xdist workers interleave modules, and a
+# module-scoped fixture would be rebuilt each time a worker came back to this module.
 @pytest.fixture(scope="session")
 def source_model_dir(tiny_model_dir, tmp_path_factory):
     """The tiny trained model with its colour logits made 8x larger (after 6 steps its colour
@@ -31,30 +31,32 @@ def source_model_dir(tiny_model_dir, tmp_path_factory):
 
     import keras
 
-    folder = tmp_path_factory.mktemp("sharp") / "model"
-    shutil.copytree(tiny_model_dir, folder)
-    model = keras.saving.load_model(folder / "model.keras", compile=False)
-    layer = model.get_layer("color_logits")
-    layer.set_weights([8.0 * w for w in layer.get_weights()])
-    model.save(folder / "model.keras")
-    return folder
+    def make(folder):
+        shutil.copytree(tiny_model_dir, folder / "model")
+        model = keras.saving.load_model(folder / "model" / "model.keras", compile=False)
+        layer = model.get_layer("color_logits")
+        layer.set_weights([8.0 * w for w in layer.get_weights()])
+        model.save(folder / "model" / "model.keras")
+
+    return built_once(tmp_path_factory, "sharp", make) / "model"
 
 
 @pytest.fixture(scope="session")
 def exported(source_model_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("exported")
-    result = run_module(
-        "export",
-        f"--model={source_model_dir}",
-        f"--output_dir={out}",
-        "--formats=saved_model,tflite",
-        "--saved_model_precisions=float32,bfloat16",
-        # int8 (full-integer) is no longer a default variant but stays available.
-        "--tflite_variants=float32,float16,dynamic_int8,int8",
-        "--calibration_images=8",
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out
+    def make(out):
+        result = run_module(
+            "export",
+            f"--model={source_model_dir}",
+            f"--output_dir={out}",
+            "--formats=saved_model,tflite",
+            "--saved_model_precisions=float32,bfloat16",
+            # int8 (full-integer) is no longer a default variant but stays available.
+            "--tflite_variants=float32,float16,dynamic_int8,int8",
+            "--calibration_images=8",
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    return built_once(tmp_path_factory, "exported", make)
 
 
 def _saved_model_dir(exported):

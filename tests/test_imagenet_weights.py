@@ -15,22 +15,19 @@ SIZE = 96
 SMALL_ALPHA = 0.35
 
 
-# Built once per worker process: xdist workers interleave modules, and a module-scoped
-# fixture would be rebuilt each time a worker came back to this module.
+# Built once per test run (helpers.built_once): xdist workers interleave modules, and a
+# module-scoped fixture would be rebuilt each time a worker came back to this module.
 @pytest.fixture(scope="session")
 def dynamic_range_file(tmp_path_factory):
-    return helpers.quantized_mobilenet_v2_tflite(
-        tmp_path_factory.mktemp("tfl") / "mnv2_dynamic.tflite",
-        SMALL_ALPHA,
-        SIZE,
-        full_integer=False,
+    return helpers.shared_mobilenet_v2_tflite(
+        tmp_path_factory, "mnv2_dynamic", alpha=SMALL_ALPHA, size=SIZE, full_integer=False
     )
 
 
 @pytest.fixture(scope="session")
 def full_integer_file(tmp_path_factory):
-    return helpers.quantized_mobilenet_v2_tflite(
-        tmp_path_factory.mktemp("tfl") / "mnv2_int8.tflite", SMALL_ALPHA, SIZE, full_integer=True
+    return helpers.shared_mobilenet_v2_tflite(
+        tmp_path_factory, "mnv2_int8", alpha=SMALL_ALPHA, size=SIZE, full_integer=True
     )
 
 
