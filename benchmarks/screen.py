@@ -60,6 +60,13 @@ def define_flags():
     flags.DEFINE_integer(
         "train_image_size", 0, "Training crop size S; 0 = the cpu preset's (160).", lower_bound=0
     )
+    flags.DEFINE_integer(
+        "eval_examples",
+        64,
+        "Val photos of the training run's own check at its end (samples.png, summary.json); "
+        "the screening's figures come from the scoring that follows.",
+        lower_bound=1,
+    )
     flags.DEFINE_integer("seed", 0, "Seed of initialisation and data order.")
     flags.DEFINE_string("train_dataset", TRAIN_SET, "Training data (under --data_root).")
     flags.DEFINE_string("val_dataset", VAL_SETS, "Val sets (folder:DIR/* = one per subfolder).")
@@ -84,7 +91,7 @@ def _base_flags(model_dir, priors, steps, seed, init_from, data_root, dataset):
         f"--batch_size={FLAGS.batch_size}",
         f"--checkpoint_every={FLAGS.checkpoint_every}",
         f"--eval_every={steps}",
-        "--eval_examples=64",
+        f"--eval_examples={FLAGS.eval_examples}",
         f"--seed={seed}",
         *([f"--image_size={FLAGS.train_image_size}"] if FLAGS.train_image_size else []),
         *([f"--priors={priors}"] if priors else []),

@@ -1,6 +1,7 @@
 """The tf.data input pipeline: source elements -> (model inputs, targets).
 
-One straight chain, every step pure TensorFlow:
+One straight chain, every step pure TensorFlow (no Python control flow on tensors, so the
+mapped functions are traced as written, without AutoGraph's source conversion):
 
     source -> [drop grey] -> [decode -> cache] -> shuffle(seeded) -> repeat
            -> map(decode, crop/resize, Lab, targets; AUTOTUNE) -> batch -> prefetch
@@ -210,9 +211,14 @@ def _drop_grey(dataset, source, config):
     if not config.drop_grey or source.audited:
         return dataset
     # Grey photos teach "no colour"; TFDS sources are not audited, so test here.
-    return dataset.filter(lambda e: tf.logical_not(sources.is_grey(e["image"])))
+    return dataset.filter(
+        tf.autograph.experimental.do_not_convert(
+            lambda e: tf.logical_not(sources.is_grey(e["image"]))
+        )
+    )
 
 
+@tf.autograph.experimental.do_not_convert
 def _decode(element):
     return {
         "image": sources.decode_image(element["image_bytes"]),
@@ -271,7 +277,9 @@ def build_dataset(source, config, bin_weights=None, repeat=None, start_example=0
         )
     # The running index seeds each example's crop and flip.
     dataset = dataset.enumerate(start=start_example).map(
-        lambda index, element: make_example(element, index, config, bin_weights),
+        tf.autograph.experimental.do_not_convert(
+            lambda index, element: make_example(element, index, config, bin_weights)
+        ),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     dataset = dataset.batch(config.batch_size, drop_remainder=config.training)
@@ -288,4 +296,6 @@ def target_rgb_dataset(source, image_size, training=False, seed=0):
     def to_rgb(index, element):
         return target_rgb(crop(element["image"], index, config), image_size)
 
-    return dataset.enumerate().map(to_rgb, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.enumerate().map(
+        tf.autograph.experimental.do_not_convert(to_rgb), num_parallel_calls=tf.data.AUTOTUNE
+    )

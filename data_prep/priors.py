@@ -160,9 +160,10 @@ def count_bins(dataset, log_every=200):
     The histogram of each image is computed inside `Dataset.map` in parallel; only the
     313-vector leaves the graph.
     """
-    histograms = dataset.map(_bin_histogram, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-        tf.data.AUTOTUNE
-    )
+    histograms = dataset.map(
+        tf.autograph.experimental.do_not_convert(_bin_histogram),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    ).prefetch(tf.data.AUTOTUNE)
     counts = np.zeros(bins.NUM_BINS, np.int64)
     num_images = 0
     start = time.time()

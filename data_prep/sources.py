@@ -113,8 +113,46 @@ def is_grey(image, max_chroma=DEFAULT_GREY_CHROMA):
     return tf.reduce_max(chroma) < max_chroma
 
 
+# What the audit found per file in this process: (path, size, mtime, grey_chroma) -> "good",
+# "grey", "unreadable" or "empty file". A command that reads the same photos twice (the
+# priors, then the training) decodes them once; a changed file is checked again.
+_AUDITED = {}
+
+
+def _file_key(path, grey_chroma):
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (path, stat.st_size, stat.st_mtime_ns, float(grey_chroma))
+
+
+def _audit_pass(paths, grey_chroma):
+    """{index: "good" | "grey" | "unreadable"} of non-empty files, in one parallel tf.data
+    pass."""
+
+    def check(index):
+        image = decode_image(tf.io.read_file(tf.gather(paths_tensor, index)))
+        usable = tf.size(image) > 0
+        return index, usable, is_grey(image, grey_chroma)
+
+    paths_tensor = tf.constant(paths)
+    # A file that fails to decode raises inside the map; ignore_errors drops exactly that
+    # element, and the missing index tells which file it was.
+    checks = (
+        tf.data.Dataset.from_tensor_slices(np.arange(len(paths), dtype=np.int64))
+        .map(tf.autograph.experimental.do_not_convert(check), num_parallel_calls=tf.data.AUTOTUNE)
+        .ignore_errors()
+    )
+    found = {index: "unreadable" for index in range(len(paths))}
+    for index, usable, grey in checks.as_numpy_iterator():
+        found[int(index)] = "grey" if grey else ("good" if usable else "unusable")
+    return found
+
+
 def audit_files(paths, grey_chroma=DEFAULT_GREY_CHROMA):
-    """Checks that every file decodes and is not grey, in one parallel tf.data pass.
+    """Checks that every file decodes and is not grey, in one parallel tf.data pass over the
+    files this process has not checked before (unchanged ones keep their verdict).
 
     Returns:
       (good_indices sorted list, skipped dict reason -> count, bad dict reason -> paths).
@@ -122,49 +160,27 @@ def audit_files(paths, grey_chroma=DEFAULT_GREY_CHROMA):
     paths = list(paths)
     skipped = {"empty file": 0, "unreadable": 0, "grey": 0}
     bad = {reason: [] for reason in skipped}
-    readable = []
-    for i, path in enumerate(paths):
-        try:
-            size = os.path.getsize(path)
-        except OSError:
-            size = 0
-        if size == 0:
-            skipped["empty file"] += 1
-            bad["empty file"].append(path)
+    keys = [_file_key(path, grey_chroma) for path in paths]
+    verdicts = [None] * len(paths)
+    unchecked = []
+    for i, key in enumerate(keys):
+        if key is None or key[1] == 0:
+            verdicts[i] = "empty file"
+        elif key in _AUDITED:
+            verdicts[i] = _AUDITED[key]
         else:
-            readable.append(i)
-    if readable:
-
-        def check(index):
-            image = decode_image(tf.io.read_file(tf.gather(paths_tensor, index)))
-            usable = tf.size(image) > 0
-            return index, usable, is_grey(image, grey_chroma)
-
-        paths_tensor = tf.constant(paths)
-        # A file that fails to decode raises inside the map; ignore_errors drops exactly
-        # that element, and the missing index tells which file it was.
-        checks = (
-            tf.data.Dataset.from_tensor_slices(np.asarray(readable, np.int64))
-            .map(check, num_parallel_calls=tf.data.AUTOTUNE)
-            .ignore_errors()
-        )
-        seen = set()
-        good = []
-        for index, usable, grey in checks.as_numpy_iterator():
-            seen.add(int(index))
-            if not usable:
-                continue
-            if grey:
-                skipped["grey"] += 1
-                bad["grey"].append(paths[index])
-            else:
-                good.append(int(index))
-        for index in readable:
-            if index not in seen:
-                skipped["unreadable"] += 1
-                bad["unreadable"].append(paths[index])
-    else:
-        good = []
+            unchecked.append(i)
+    if unchecked:
+        found = _audit_pass([paths[i] for i in unchecked], grey_chroma)
+        for position, i in enumerate(unchecked):
+            verdicts[i] = _AUDITED[keys[i]] = found[position]
+    good = []
+    for i, verdict in enumerate(verdicts):
+        if verdict == "good":
+            good.append(i)
+        elif verdict in skipped:
+            skipped[verdict] += 1
+            bad[verdict].append(paths[i])
     for reason, files in bad.items():
         if files:
             shown = ", ".join(os.path.basename(f) for f in files[:5])
@@ -202,11 +218,13 @@ def _files_dataset(paths, labels, multi_hot):
     return tf.data.Dataset.from_tensor_slices(
         {"path": paths, "label": labels.astype(np.int32), "labels": multi_hot.astype(np.float32)}
     ).map(
-        lambda e: {
-            "image_bytes": tf.io.read_file(e["path"]),
-            "label": e["label"],
-            "labels": e["labels"],
-        },
+        tf.autograph.experimental.do_not_convert(
+            lambda e: {
+                "image_bytes": tf.io.read_file(e["path"]),
+                "label": e["label"],
+                "labels": e["labels"],
+            }
+        ),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
 
@@ -532,7 +550,10 @@ def from_tfds(name, split="train", data_dir=None, download=False):
             label, present = tf.constant(-1, tf.int32), tf.zeros([num_classes], tf.float32)
         return {"image_bytes": example["image"], "label": label, "labels": present}
 
-    dataset = dataset.map(to_element, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(
+        tf.autograph.experimental.do_not_convert(to_element),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
     return Source(
         name=f"{name} [{split}]",
         dataset=dataset,

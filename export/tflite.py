@@ -113,34 +113,44 @@ def grey_from_rgb(rgb):
 
 def convert(model, variant, representative_images=None, work_dir=None):
     """TFLite flatbuffer bytes of `model` in `variant`."""
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}. Received: variant={variant!r}")
+    return _convert_variants(model, (variant,), representative_images, work_dir)[variant]
+
+
+def _convert_variants(model, variants, representative_images=None, work_dir=None):
+    """{variant: TFLite flatbuffer bytes} of `model`, converted from one written archive."""
+    for variant in variants:
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}. Received: variant={variant!r}")
+        if variant == "int8" and (representative_images is None or not len(representative_images)):
+            raise ValueError("The int8 variant needs representative training images.")
     import tempfile
 
     # Converting through a SavedModel keeps the signature names (grey, temperature -> ab,
-    # class_probs) that the interpreter's signature runner exposes.
+    # class_probs) that the interpreter's signature runner exposes. It is written once and
+    # every variant is converted from it.
+    contents = {}
     with tempfile.TemporaryDirectory(dir=work_dir) as directory:
         _tflite_archive(model).write_out(directory, verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(directory)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if variant == "float16":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.target_spec.supported_types = [tf.float16]
-        elif variant == "dynamic_int8":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        elif variant == "int8":
-            if representative_images is None or not len(representative_images):
-                raise ValueError("The int8 variant needs representative training images.")
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.representative_dataset = lambda: representative_greys(
-                representative_images, input_size(model), hints=isinstance(model.input, dict)
-            )
-            # Builtin int8 kernels plus float fallbacks for the colour maths at the edges.
-            converter.target_spec.supported_ops = [
-                tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
-                tf.lite.OpsSet.TFLITE_BUILTINS,
-            ]
-        return converter.convert()
+        for variant in variants:
+            converter = tf.lite.TFLiteConverter.from_saved_model(directory)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+            if variant == "float16":
+                converter.optimizations = [tf.lite.Optimize.DEFAULT]
+                converter.target_spec.supported_types = [tf.float16]
+            elif variant == "dynamic_int8":
+                converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            elif variant == "int8":
+                converter.optimizations = [tf.lite.Optimize.DEFAULT]
+                converter.representative_dataset = lambda: representative_greys(
+                    representative_images, input_size(model), hints=isinstance(model.input, dict)
+                )
+                # Builtin int8 kernels plus float fallbacks for the colour maths at the edges.
+                converter.target_spec.supported_ops = [
+                    tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                    tf.lite.OpsSet.TFLITE_BUILTINS,
+                ]
+            contents[variant] = converter.convert()
+    return contents
 
 
 def export_tflite(model, output_dir, variants=VARIANTS, representative_images=None):
@@ -148,8 +158,7 @@ def export_tflite(model, output_dir, variants=VARIANTS, representative_images=No
     directory = os.path.join(output_dir, "tflite")
     os.makedirs(directory, exist_ok=True)
     paths = {}
-    for variant in variants:
-        content = convert(model, variant, representative_images)
+    for variant, content in _convert_variants(model, variants, representative_images).items():
         path = os.path.join(directory, f"colorizer_{variant}.tflite")
         with open(path, "wb") as f:
             f.write(content)

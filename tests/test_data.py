@@ -92,6 +92,35 @@ def test_image_folder_skips_and_counts_bad_files(image_folder, caplog):
     assert all(image.dtype == np.uint8 and image.shape == (40, 56, 3) for image in images)
 
 
+def test_a_second_audit_decodes_only_new_or_changed_files(tmp_path, monkeypatch):
+    """Reading the same photos again (the priors, then the training) keeps each file's
+    verdict; a file written since is checked again, and the counts are the same as a first
+    audit's."""
+    for i in range(3):
+        Image.fromarray(_photo(20 + i)).save(tmp_path / f"p{i}.jpg")
+    (tmp_path / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    paths = sorted(str(p) for p in tmp_path.iterdir())
+    checked = []
+    audit_pass = sources._audit_pass
+
+    def counting(files, grey_chroma):
+        checked.append(sorted(os.path.basename(f) for f in files))
+        return audit_pass(files, grey_chroma)
+
+    monkeypatch.setattr(sources, "_audit_pass", counting)
+    first = sources.audit_files(paths)
+    assert checked == [["corrupt.jpg", "p0.jpg", "p1.jpg", "p2.jpg"]]
+    assert first[0] == [1, 2, 3] and first[1] == {"empty file": 0, "unreadable": 1, "grey": 0}
+    assert sources.audit_files(paths)[:2] == first[:2] and len(checked) == 1
+    # p1 becomes grey and corrupt.jpg a photo: only they are decoded again.
+    Image.fromarray(_photo(21)).convert("L").save(tmp_path / "p1.jpg")
+    Image.fromarray(_photo(30, 24, 20)).save(tmp_path / "corrupt.jpg")
+    good, skipped, bad = sources.audit_files(paths)
+    assert checked[1] == ["corrupt.jpg", "p1.jpg"]
+    assert good == [0, 1, 3] and skipped == {"empty file": 0, "unreadable": 0, "grey": 1}
+    assert [os.path.basename(p) for p in bad["grey"]] == ["p1.jpg"]
+
+
 def test_sixteen_bit_and_alpha_decode_to_the_same_pixels(image_folder):
     colour16 = sources.decode_image(tf.io.read_file(str(image_folder / "colour16.png"))).numpy()
     np.testing.assert_array_equal(colour16, _photo(13))

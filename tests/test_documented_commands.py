@@ -174,7 +174,7 @@ def rewrite(line, tflite):
     if "-m benchmarks.screen" in line:
         line += (
             " --steps=2 --warmup_steps=0 --checkpoint_every=1 --batch_size=2 --per_set=1"
-            " --train_image_size=64 --image_size=64 --bootstrap=20"
+            " --train_image_size=64 --image_size=64 --bootstrap=20 --eval_examples=4"
         )
     if "-m export.ship" in line:
         line += " --output_dir=shipped"

@@ -62,6 +62,7 @@ def _nearest_bins(ab, num_neighbors, chunk_size):
     padded = tf.pad(points, [[0, num_chunks * chunk_size - num_points], [0, 0]])
     chunks = tf.reshape(padded, [num_chunks, chunk_size, 2])
 
+    @tf.autograph.experimental.do_not_convert  # straight TensorFlow, traced as written
     def nearest_in_chunk(chunk):
         # (chunk_size, 313) -> top k of the negated distances = k nearest.
         neg_dist, indices = tf.math.top_k(-_squared_distances(chunk, centers), k=num_neighbors)

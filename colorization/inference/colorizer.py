@@ -147,6 +147,7 @@ class KerasBackend:
                 self.model, image, temperature, hints=hints
             ),
             reduce_retracing=True,
+            autograph=False,  # straight TensorFlow: traced as written
         )
 
     def colorize_batch(self, images, temperature, hints=None):

@@ -177,9 +177,11 @@ def train(config):
         prior.weights,
         start_example=step * config.batch_size,
     ).map(
-        lambda features, targets: (
-            _model_inputs(features, config.model),
-            _model_targets(targets, config.model),
+        tf.autograph.experimental.do_not_convert(
+            lambda features, targets: (
+                _model_inputs(features, config.model),
+                _model_targets(targets, config.model),
+            )
         )
     )
     val_data = pipeline.build_dataset(
