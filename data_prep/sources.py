@@ -114,7 +114,7 @@ def is_grey(image, max_chroma=DEFAULT_GREY_CHROMA):
 
 
 # What the audit found per file in this process: (path, size, mtime, grey_chroma) -> "good",
-# "grey", "unreadable" or "unusable" (decodes to no pixels; dropped, not counted). A command that reads the same photos twice (the
+# "grey", "unreadable" or "empty file". A command that reads the same photos twice (the
 # priors, then the training) decodes them once; a changed file is checked again.
 _AUDITED = {}
 
@@ -128,8 +128,8 @@ def _file_key(path, grey_chroma):
 
 
 def _audit_pass(paths, grey_chroma):
-    """{index: "good" | "grey" | "unreadable" | "unusable"} of non-empty files, in one
-    parallel tf.data pass."""
+    """{index: "good" | "grey" | "unreadable"} of non-empty files, in one parallel tf.data
+    pass."""
 
     def check(index):
         image = decode_image(tf.io.read_file(tf.gather(paths_tensor, index)))
