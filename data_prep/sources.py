@@ -114,8 +114,9 @@ def is_grey(image, max_chroma=DEFAULT_GREY_CHROMA):
 
 
 # What the audit found per file in this process: (path, size, mtime, grey_chroma) -> "good",
-# "grey", "unreadable" or "empty file". A command that reads the same photos twice (the
-# priors, then the training) decodes them once; a changed file is checked again.
+# "grey" or "unreadable" (fails to decode, or decodes to no pixels). A command that reads the
+# same photos twice (the priors, then the training) decodes them once; a changed file is
+# checked again.
 _AUDITED = {}
 
 
@@ -146,7 +147,7 @@ def _audit_pass(paths, grey_chroma):
     )
     found = {index: "unreadable" for index in range(len(paths))}
     for index, usable, grey in checks.as_numpy_iterator():
-        found[int(index)] = "grey" if grey else ("good" if usable else "unusable")
+        found[int(index)] = "unreadable" if not usable else ("grey" if grey else "good")
     return found
 
 

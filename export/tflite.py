@@ -111,13 +111,9 @@ def grey_from_rgb(rgb):
     return color.lightness_to_rgb(color.rgb_to_lightness(rgb))[..., :1]
 
 
-def convert(model, variant, representative_images=None, work_dir=None):
-    """TFLite flatbuffer bytes of `model` in `variant`."""
-    return _convert_variants(model, (variant,), representative_images, work_dir)[variant]
-
-
-def _convert_variants(model, variants, representative_images=None, work_dir=None):
-    """{variant: TFLite flatbuffer bytes} of `model`, converted from one written archive."""
+def convert(model, variants, representative_images=None):
+    """{variant: TFLite flatbuffer bytes} of `model`, every variant converted from one
+    written archive."""
     for variant in variants:
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}. Received: variant={variant!r}")
@@ -129,7 +125,7 @@ def _convert_variants(model, variants, representative_images=None, work_dir=None
     # class_probs) that the interpreter's signature runner exposes. It is written once and
     # every variant is converted from it.
     contents = {}
-    with tempfile.TemporaryDirectory(dir=work_dir) as directory:
+    with tempfile.TemporaryDirectory() as directory:
         _tflite_archive(model).write_out(directory, verbose=False)
         for variant in variants:
             converter = tf.lite.TFLiteConverter.from_saved_model(directory)
@@ -158,7 +154,7 @@ def export_tflite(model, output_dir, variants=VARIANTS, representative_images=No
     directory = os.path.join(output_dir, "tflite")
     os.makedirs(directory, exist_ok=True)
     paths = {}
-    for variant, content in _convert_variants(model, variants, representative_images).items():
+    for variant, content in convert(model, variants, representative_images).items():
         path = os.path.join(directory, f"colorizer_{variant}.tflite")
         with open(path, "wb") as f:
             f.write(content)
