@@ -28,6 +28,8 @@ from colorization.core import bins, color, hints
 from colorization.core.config import ENCODINGS, check_image_size
 from data_prep import sources
 
+# Share of training photos without hints unless a config says otherwise (Zhang et al. 2017).
+NO_HINT_SHARE = hints.STOP_PROBABILITY
 # Added to the run's seed for the hint simulation, so that hints and crops draw apart.
 _HINT_SEED_OFFSET = 7919
 
@@ -57,6 +59,8 @@ class PipelineConfig:
       hints: also yield "hints" (S, S, 3): simulated from the crop's true colours when
         training (colorization.core.hints.simulate_hints, seeded per example), all zero
         otherwise (automatic colour).
+      no_hint_share: share of training photos simulated without any hint
+        (colorization.core.hints.simulated_count; Zhang et al. 2017: 1/8).
     """
 
     image_size: int = 224
@@ -75,6 +79,7 @@ class PipelineConfig:
     with_rgb: bool = False
     min_mean_chroma: float = 0.0
     hints: bool = False
+    no_hint_share: float = NO_HINT_SHARE
 
     def __post_init__(self):
         check_image_size(self.image_size)
@@ -87,6 +92,10 @@ class PipelineConfig:
         if self.min_mean_chroma < 0:
             raise ValueError(
                 f"min_mean_chroma must be >= 0. Received: min_mean_chroma={self.min_mean_chroma}"
+            )
+        if not 0.0 <= self.no_hint_share <= 1.0:
+            raise ValueError(
+                f"no_hint_share must be in [0, 1]. Received: no_hint_share={self.no_hint_share}"
             )
         if not 0.05 <= self.min_crop_area <= 1.0:
             raise ValueError(
@@ -196,7 +205,9 @@ def make_example(element, index, config, bin_weights):
         seed = tf.stack(
             [tf.constant(config.seed, tf.int64) + _HINT_SEED_OFFSET, tf.cast(index, tf.int64)]
         )
-        features["hints"] = hints.simulate_hints(color.rgb_to_lab(rgb)[..., 1:], seed)
+        features["hints"] = hints.simulate_hints(
+            color.rgb_to_lab(rgb)[..., 1:], seed, config.no_hint_share
+        )
     elif config.hints:
         features["hints"] = tf.zeros([config.image_size, config.image_size, hints.HINT_CHANNELS])
     targets = {

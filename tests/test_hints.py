@@ -65,6 +65,43 @@ def test_simulated_points_follow_zhang_et_al():
     assert sum(not m.any() for m in maps) < 20 and len({m.tobytes() for m in maps}) > 30
 
 
+def test_a_raised_no_hint_share_keeps_the_others_geometric():
+    seeds = [tf.constant([5, i], tf.int64) for i in range(4000)]
+    # The default is Zhang et al.'s draw, checked against the plain geometric inversion of the
+    # same uniform number.
+    uniforms = np.array([1.0 - float(tf.random.stateless_uniform([], s)) for s in seeds])
+    expected = np.minimum(
+        np.floor(np.log(uniforms) / np.log(1.0 - hints.STOP_PROBABILITY)),
+        hints.MAX_SIMULATED_POINTS,
+    )
+    default = np.array([int(hints.simulated_count(s)) for s in seeds])
+    assert (default == expected).mean() > 0.999
+    # Half without hints; the others 1 + geometric(1/8): mean 8, less the cut at 32.
+    half = np.array([int(hints.simulated_count(s, 0.5)) for s in seeds])
+    assert abs((half == 0).mean() - 0.5) < 0.03
+    tail = half[half > 0]
+    truncated_mean = sum(
+        min(n + 1, hints.MAX_SIMULATED_POINTS) * (7 / 8) ** n / 8 for n in range(400)
+    )
+    assert abs(tail.mean() - truncated_mean) < 0.5 and tail.min() == 1
+    assert abs((tail == 1).mean() - 1 / 8) < 0.03
+    assert not any(int(hints.simulated_count(s, 1.0)) for s in seeds[:50])
+    assert all(int(hints.simulated_count(s, 0.0)) for s in seeds[:200])
+
+
+def test_no_hint_share_is_checked_and_reaches_the_pipeline():
+    from colorization.core.config import TrainConfig
+    from colorization.training import trainer
+
+    with pytest.raises(ValueError, match="no_hint_share must be in"):
+        TrainConfig(model=ModelConfig(hints=True), no_hint_share=1.5)
+    with pytest.raises(ValueError, match="needs hints=True"):
+        TrainConfig(no_hint_share=0.5)
+    assert TrainConfig.no_hint_share == hints.STOP_PROBABILITY
+    config = TrainConfig(model=ModelConfig(hints=True), no_hint_share=0.5)
+    assert trainer._pipeline_config(config, training=True).no_hint_share == 0.5
+
+
 def test_simulation_is_the_same_eagerly_and_in_dataset_map():
     ab = tf.random.stateless_uniform([32, 32, 2], [0, 1], -50, 50)
     seeds = tf.constant([[0, i] for i in range(5)], tf.int64)
@@ -90,6 +127,11 @@ def test_pipeline_yields_seeded_training_hints_and_none_for_evaluation(tmp_path)
     evaluation = dataclasses.replace(config, training=False)
     batch = next(iter(pipeline.build_dataset(source, evaluation)))[0]
     assert batch["hints"].shape == (3, 32, 32, 3) and not batch["hints"].numpy().any()
+    # The share of photos without hints: all of them, or none.
+    for share, hinted in ((1.0, 0), (0.0, 3)):
+        shared = dataclasses.replace(config, no_hint_share=share)
+        maps = next(iter(pipeline.build_dataset(source, shared)))[0]["hints"].numpy()
+        assert sum(m[..., 2].any() for m in maps) == hinted, share
 
 
 @pytest.mark.parametrize(

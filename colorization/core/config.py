@@ -265,6 +265,8 @@ class TrainConfig:
       min_crop_area: smallest area fraction of a training crop.
       min_mean_chroma: a training crop whose mean chroma |ab| is below this gives no colour
         loss (near-grey and sepia photos; data_prep.pipeline); 0 = every crop counts.
+      no_hint_share: with hints, the share of training photos shown without any hint (the
+        others get a geometric number of simulated points); Zhang et al. 2017 show 1/8.
       source_balance: each source's share of a training epoch is proportional to its
         size ** source_balance: 1 = every photo once, 0 = every source alike (small ones
         repeated, large ones cut). Sources are the parts of the dataset spec; folder:DIR/*
@@ -313,6 +315,7 @@ class TrainConfig:
     cache: bool = False
     min_crop_area: float = 0.25
     min_mean_chroma: float = 0.0
+    no_hint_share: float = 0.125
     source_balance: float = 1.0
     init_from: str = ""
     keep_checkpoints: int = 3
@@ -370,6 +373,15 @@ class TrainConfig:
         check(
             self.min_mean_chroma >= 0,
             f"min_mean_chroma must be >= 0. Received: {self.min_mean_chroma}",
+        )
+        check(
+            0 <= self.no_hint_share <= 1,
+            f"no_hint_share must be in [0, 1]. Received: {self.no_hint_share}",
+        )
+        check(
+            self.model.hints or self.no_hint_share == TrainConfig.no_hint_share,
+            "no_hint_share sets how often simulated hints are left out; it needs hints=True. "
+            f"Received: no_hint_share={self.no_hint_share}",
         )
         check(
             0 <= self.source_balance <= 1,

@@ -8,7 +8,9 @@ Three things make hint maps, all with the same rasterisation (`hint_map`):
 - training simulates them from the photo's true colours as Zhang et al. 2017 did
   (`simulate_hints`): a geometric number of points (at each draw, stop with probability
   1/8: one photo in eight gets none, seven points on average), each a square patch of 1 to 9
-  pixels, placed around the centre or uniformly, holding the patch's mean true ab;
+  pixels, placed around the centre or uniformly, holding the patch's mean true ab; the share
+  of photos without points can be raised (a network that is to keep colouring well without
+  hints sees more such photos), the count of the others keeps its geometric shape;
 - evaluation draws N points per photo from its truth with a fixed seed (`random_hints`);
 - a user's clicks become points of one patch each (colorization.inference).
 
@@ -127,28 +129,35 @@ def _points(seed, count, image_size, centred):
     return centers, sizes
 
 
-def simulated_count(seed):
-    """How many points a simulated photo gets: geometric, P(n) = (1 - p)^n p with p =
-    STOP_PROBABILITY (drawn by inversion from a uniform number in (0, 1]), at most
-    MAX_SIMULATED_POINTS. int32 scalar."""
+def simulated_count(seed, no_hint_share=STOP_PROBABILITY):
+    """How many points a simulated photo gets: none with probability `no_hint_share` (s),
+    else n >= 1 with P(n) = (1 - s) (1 - p)^(n - 1) p, p = STOP_PROBABILITY, at most
+    MAX_SIMULATED_POINTS. The default s = p is Zhang et al.'s geometric P(n) = (1 - p)^n p.
+    Drawn by inversion from one uniform number u in (0, 1]: none when u > 1 - s, else
+    1 + floor(log(u / (1 - s)) / log(1 - p)). int32 scalar."""
     u = 1.0 - tf.random.stateless_uniform([], seed)
-    count = tf.floor(tf.math.log(u) / tf.math.log(1.0 - STOP_PROBABILITY))
+    kept = 1.0 - tf.cast(no_hint_share, tf.float32)
+    drawn = 1.0 + tf.floor(
+        tf.math.log(u / tf.maximum(kept, 1e-12)) / tf.math.log(1.0 - STOP_PROBABILITY)
+    )
+    count = tf.where(u > kept, 0.0, drawn)
     return tf.minimum(tf.cast(count, tf.int32), MAX_SIMULATED_POINTS)
 
 
-def simulate_hints(ab_image, seed):
+def simulate_hints(ab_image, seed, no_hint_share=STOP_PROBABILITY):
     """A training hint map of one photo, as Zhang et al. 2017 simulated user points.
 
     Args:
       ab_image: float32 (S, S, 2), the photo's true ab at the network's input size.
       seed: int64 (2,), a stateless seed (the example's own, so a resumed run repeats it).
+      no_hint_share: probability that the photo gets no point (`simulated_count`).
 
     Returns:
       float32 (S, S, 3).
     """
     image_size = ab_image.shape[0]
     seeds = tf.random.experimental.stateless_split(seed, 3)
-    count = simulated_count(seeds[0])
+    count = simulated_count(seeds[0], no_hint_share)
     centred = tf.random.stateless_uniform([], seeds[1]) < 0.5
     centers, sizes = _points(seeds[2], MAX_SIMULATED_POINTS, image_size, centred)
     valid = tf.range(MAX_SIMULATED_POINTS) < count

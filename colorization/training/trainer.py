@@ -45,6 +45,7 @@ def _pipeline_config(config, training):
         min_mean_chroma=config.min_mean_chroma if training else 0.0,
         with_rgb=not training,
         hints=config.model.hints,
+        no_hint_share=config.no_hint_share,
     )
 
 
