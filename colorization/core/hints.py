@@ -9,8 +9,8 @@ Three things make hint maps, all with the same rasterisation (`hint_map`):
   (`simulate_hints`): a geometric number of points (at each draw, stop with probability
   1/8: one photo in eight gets none, seven points on average), each a square patch of 1 to 9
   pixels, placed around the centre or uniformly, holding the patch's mean true ab; the share
-  of photos without points can be raised (a network that is to keep colouring well without
-  hints sees more such photos), the count of the others keeps its geometric shape;
+  of photos without points can be set apart from the count of the others, which keeps its
+  geometric shape;
 - evaluation draws N points per photo from its truth with a fixed seed (`random_hints`);
 - a user's clicks become points of one patch each (colorization.inference).
 
