@@ -187,3 +187,37 @@ def test_evaluate_cli_full_photos_per_set(model_dir, tmp_path):
     assert "rebalanced AuC" in result.stdout and "tiny - again" in result.stdout
     refused = helpers.run_module("colorization.evaluate", "--batch_size=4", f"--output_dir={out}")
     assert refused.returncode == 2 and "--protocol=full does not use batch_size=4" in refused.stderr
+
+
+def test_skip_examples_scores_the_photos_after_the_first_n(model_dir, tmp_path):
+    """--skip_examples=2 --max_examples=2 scores exactly photos 3 and 4 of a run over every
+    photo of the set, photo by photo; the crop protocol and negative counts are refused."""
+    data = helpers.small_vocdevkit(tmp_path / "d" / "VOC2012", count=24, height=36, width=44)
+
+    def per_image(name, *extra):
+        out = tmp_path / name
+        result = helpers.run_module(
+            "colorization.evaluate",
+            f"--model=tiny={model_dir}",
+            f"--dataset=voc_dir:{data}",
+            f"--output_dir={out}",
+            "--bootstrap=30",
+            "--report_images=0",
+            *extra,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        return json.loads((out / "metrics.json").read_text())
+
+    every = per_image("every")
+    assert len(every["per_image"]) == 6  # a quarter of 24 photos is the val split
+    later = per_image("later", "--skip_examples=2", "--max_examples=2")
+    assert later["settings"]["skip_examples"] == 2
+    assert later["per_image"] == every["per_image"][2:4]
+    tail = per_image("tail", "--skip_examples=5")
+    assert tail["per_image"] == every["per_image"][5:]
+
+    models = parse_models([], "shipped/path")
+    with pytest.raises(ValueError, match="skip_examples=3 needs --protocol=full"):
+        EvalConfig(models=models, output_dir="out", protocol="crop", skip_examples=3)
+    with pytest.raises(ValueError, match="skip_examples must be >= 0. Received: -1"):
+        EvalConfig(models=models, output_dir="out", skip_examples=-1)

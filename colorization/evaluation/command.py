@@ -54,6 +54,8 @@ class EvalConfig:
       temperatures: crop only: temperatures of a sensitivity sweep.
       batch_size: crop only: evaluation batch size (None = 16).
       max_examples: photos per set (0 = all).
+      skip_examples: full only: usable photos left out at the start of each set before
+        max_examples are taken (photos kept apart from those a choice was made on).
       report_images: photos per set in the contact sheet.
       num_bootstrap: full only: bootstrap resamples.
     """
@@ -70,6 +72,7 @@ class EvalConfig:
     temperatures: tuple = ()
     batch_size: int | None = None
     max_examples: int = 0
+    skip_examples: int = 0
     report_images: int = 8
     hint_counts: tuple = ()
     num_bootstrap: int = 1000
@@ -97,8 +100,13 @@ class EvalConfig:
             raise ValueError(f"temperature must be > 0. Received: {self.temperature}")
         if any(t <= 0 for t in self.temperatures):
             raise ValueError(f"temperatures must be > 0. Received: {list(self.temperatures)}")
+        if self.skip_examples and self.protocol != "full":
+            raise ValueError(
+                f"skip_examples={self.skip_examples} needs --protocol=full (crop protocol: 0)."
+            )
         for name, value in (
             ("max_examples", self.max_examples),
+            ("skip_examples", self.skip_examples),
             ("report_images", self.report_images),
             ("image_size", self.image_size),
         ):
@@ -172,6 +180,13 @@ def define_flags():
     )
     flags.DEFINE_list("temperatures", [], "Crop protocol: a sweep of temperatures.")
     flags.DEFINE_integer("max_examples", 0, "Evaluate at most this many photos per set (0 = all).")
+    flags.DEFINE_integer(
+        "skip_examples",
+        0,
+        "Full protocol: leave out the first N usable photos of each set, then take "
+        "--max_examples (e.g. --skip_examples=40 --max_examples=80 scores photos 41-120, "
+        "apart from the first 40 that a choice was made on).",
+    )
     flags.DEFINE_integer("report_images", 8, "Photos per set in the contact sheet.")
     flags.DEFINE_integer("batch_size", None, "Crop protocol: batch size (default 16).")
     flags.DEFINE_list(
@@ -457,6 +472,7 @@ def run_full(config):
         source = sources.load_source(part, part_split, config.data_dir, data_root=config.data_root)
         print(source.summary(), flush=True)
         decoded = pipeline.decoded(source, pipeline.PipelineConfig(training=False, batch_size=1))
+        decoded = decoded.skip(config.skip_examples)
         records = photos.evaluate_photos(
             methods,
             ((e["image"].numpy(), int(e["label"].numpy())) for e in decoded),
@@ -486,6 +502,8 @@ def run_full(config):
             "dataset": spec,
             "sets": sets,
             "split": config.split,
+            "skip_examples": config.skip_examples,
+            "max_examples": config.max_examples,
             "temperature": {n: c.temperature for n, c in colorizers.items()},
             "hint_counts": list(config.hint_counts),
             "image_size": config.image_size or "each model's own",
@@ -559,6 +577,7 @@ def config_from_flags():
         temperatures=temperatures,
         batch_size=FLAGS.batch_size,
         max_examples=FLAGS.max_examples,
+        skip_examples=FLAGS.skip_examples,
         report_images=FLAGS.report_images,
         num_bootstrap=FLAGS.bootstrap,
         hint_counts=hint_counts,
