@@ -190,31 +190,44 @@ def test_evaluate_cli_full_photos_per_set(model_dir, tmp_path):
 
 
 def test_skip_examples_scores_the_photos_after_the_first_n(model_dir, tmp_path):
-    """--skip_examples=2 --max_examples=2 scores exactly photos 3 and 4 of a run over every
-    photo of the set, photo by photo; the crop protocol and negative counts are refused."""
+    """--skip_examples=2 --max_examples=2 scores exactly photos 3 and 4 of each set of a run
+    over every photo; a set with no photo left is said and left out, none left at all is an
+    error; the crop protocol and negative counts are refused."""
     data = helpers.small_vocdevkit(tmp_path / "d" / "VOC2012", count=24, height=36, width=44)
+    small = helpers.small_vocdevkit(tmp_path / "s" / "VOC2012", count=8, height=40, width=40)
 
-    def per_image(name, *extra):
-        out = tmp_path / name
-        result = helpers.run_module(
+    def run(name, *extra):
+        return helpers.run_module(
             "colorization.evaluate",
             f"--model=tiny={model_dir}",
-            f"--dataset=voc_dir:{data}",
-            f"--output_dir={out}",
+            f"--dataset=voc_dir:{data},voc_dir:{small}",
+            f"--output_dir={tmp_path / name}",
             "--bootstrap=30",
             "--report_images=0",
             *extra,
         )
-        assert result.returncode == 0, result.stderr[-2000:]
-        return json.loads((out / "metrics.json").read_text())
 
-    every = per_image("every")
-    assert len(every["per_image"]) == 6  # a quarter of 24 photos is the val split
-    later = per_image("later", "--skip_examples=2", "--max_examples=2")
+    def per_image(name, *extra):
+        result = run(name, *extra)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return json.loads((tmp_path / name / "metrics.json").read_text()), result.stdout
+
+    every, _ = per_image("every")
+    first = [r for r in every["per_image"] if r["set"] == f"voc_dir:{data}"]
+    # A quarter of each set is its val split: 6 and 2 photos.
+    assert len(first) == 6 and len(every["per_image"]) == 8
+    later, stdout = per_image("later", "--skip_examples=2", "--max_examples=2")
     assert later["settings"]["skip_examples"] == 2
-    assert later["per_image"] == every["per_image"][2:4]
-    tail = per_image("tail", "--skip_examples=5")
-    assert tail["per_image"] == every["per_image"][5:]
+    assert later["per_image"] == first[2:4]
+    assert list(later["per_set"]) == [f"voc_dir:{data}"]
+    assert later["settings"]["sets_without_photos"] == [f"voc_dir:{small}"]
+    assert f"voc_dir:{small}: no photo to score after the first 2" in stdout
+    assert later["all"]["num_images"] == 2
+    tail, _ = per_image("tail", "--skip_examples=5")
+    assert tail["per_image"] == first[5:]
+    none_left = run("none", "--skip_examples=6")
+    assert none_left.returncode == 2
+    assert "No photo to score" in none_left.stderr and "first 6 of each set" in none_left.stderr
 
     models = parse_models([], "shipped/path")
     with pytest.raises(ValueError, match="skip_examples=3 needs --protocol=full"):

@@ -466,7 +466,7 @@ def run_full(config):
     models = list(methods)
     spec = config.dataset or _default_spec(config.models[0][1])
     sets = sources.expand_spec(spec, config.data_root)
-    all_records, per_set, sheet_rows = [], {}, []
+    all_records, per_set, sheet_rows, empty = [], {}, [], []
     for part in sets:
         part_split = config.split if sources.has_splits(part) else "train"
         source = sources.load_source(part, part_split, config.data_dir, data_root=config.data_root)
@@ -479,6 +479,12 @@ def run_full(config):
             config.max_examples,
             keep_images=config.report_images,
         )
+        if not records:
+            # A set smaller than --skip_examples (or with no usable photo) has nothing to
+            # score: said and left out, the other sets are still scored and pooled.
+            print(f"{part}: no photo to score after the first {config.skip_examples}", flush=True)
+            empty.append(part)
+            continue
         per_set[part] = photos.summarize(records, pairs, config.num_bootstrap)
         per_set[part]["class"] = {m: photos.class_accuracy(records, m) for m in models}
         for record in records[: config.report_images]:
@@ -489,6 +495,11 @@ def run_full(config):
             record["set"] = part
         all_records += records
         print(f"{part}: {len(records)} photos scored", flush=True)
+    if not all_records:
+        raise cli.CommandError(
+            f"No photo to score in {spec!r} (split {config.split!r}) after leaving out the "
+            f"first {config.skip_examples} of each set."
+        )
     summaries = dict(per_set)
     if len(sets) > 1:
         # Pooled: every photo of every set, resampled together.
@@ -503,6 +514,7 @@ def run_full(config):
             "sets": sets,
             "split": config.split,
             "skip_examples": config.skip_examples,
+            "sets_without_photos": empty,
             "max_examples": config.max_examples,
             "temperature": {n: c.temperature for n, c in colorizers.items()},
             "hint_counts": list(config.hint_counts),
