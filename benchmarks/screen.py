@@ -33,6 +33,8 @@ FLAGS = flags.FLAGS
 # Every set of the documented data layout, each scored on its own val split and pooled.
 VAL_SETS = "voc_dir:voc2012_animals,voc_dir:voc_street,folder:photos/*"
 TRAIN_SET = "voc_dir:voc2012_animals,voc_dir:voc_street,folder:photos"
+# Every variant's training budget unless --steps says otherwise.
+DEFAULT_STEPS = 2000
 TABLE_START, TABLE_END = "<!-- screening:start -->", "<!-- screening:end -->"
 SOURCES_START, SOURCES_END = "<!-- screening-sources:start -->", "<!-- screening-sources:end -->"
 HEADER = (
@@ -51,7 +53,7 @@ def define_flags():
     flags.DEFINE_string("runs", "runs/screen", "Folder of the screening runs.")
     cli.define_data_root_flag()
     flags.DEFINE_string("init_from", "imagenet", "The shared start (train_main --init_from).")
-    flags.DEFINE_integer("steps", 2000, "Training steps of every variant.", lower_bound=1)
+    flags.DEFINE_integer("steps", DEFAULT_STEPS, "Training steps of every variant.", lower_bound=1)
     flags.DEFINE_integer("warmup_steps", 100, "Warm-up steps of every variant.", lower_bound=0)
     flags.DEFINE_integer("batch_size", 16, "Batch size of every variant.", lower_bound=1)
     flags.DEFINE_integer(
@@ -205,11 +207,13 @@ def summary_row(name, flags_text, minutes, result, reference=None):
 
 
 def variant_flags(row):
-    """What sets the variant apart from the base run: its seed and training data when they
-    differ, then its train_main flags, and its reference when that is not the base run."""
+    """What sets the variant apart from the base run: its seed, training data and budget when
+    they differ, then its train_main flags, and its reference when that is not the base run."""
     parts = []
     if row.get("seed", 0):
         parts.append(f"--seed={row['seed']}")
+    if row.get("steps", DEFAULT_STEPS) != DEFAULT_STEPS:
+        parts.append(f"--steps={row['steps']}")
     if row.get("train_dataset", TRAIN_SET) != TRAIN_SET:
         parts.append(f"--dataset={row['train_dataset']}")
     if row["flags"]:

@@ -69,6 +69,11 @@ def test_rows_and_table_from_an_evaluation(tmp_path):
     assert "`--seed=1 --fusion=false (against base_seed1)`" in screen.markdown_row(
         {**row, "seed": 1, "reference": "base_seed1"}
     )
+    # So does a budget other than every variant's default.
+    assert "`--seed=1 --steps=1000 --fusion=false`" in screen.markdown_row(
+        {**row, "seed": 1, "steps": 1000}
+    )
+    assert "--steps" not in screen.markdown_row({**row, "steps": screen.DEFAULT_STEPS})
 
 
 @pytest.mark.parametrize(
