@@ -1,7 +1,7 @@
-"""`python -m colorization.colorize`: colour photos with a trained colorizer (colorization.inference.colorize)."""
+"""`python -m colorization.colorize`: colour photos with a trained colorizer (colorization.archive.command)."""
 
+from colorization.archive import command as colorize
 from colorization.core import cli
-from colorization.inference import colorize
 
 if __name__ == "__main__":
     cli.run_command(colorize)

@@ -382,12 +382,13 @@ def from_voc_dir(path, split="train", audit=True, grey_chroma=DEFAULT_GREY_CHROM
     )
 
 
-def list_images(path):
-    """Every image file below `path`, recursively, sorted."""
+def list_images(path, extensions=IMAGE_EXTENSIONS):
+    """Every image file below `path` (names ending in one of `extensions`, any case),
+    recursively, sorted."""
     found = []
     for directory, _, files in os.walk(path):
         for name in files:
-            if name.lower().endswith(IMAGE_EXTENSIONS):
+            if name.lower().endswith(extensions):
                 found.append(os.path.join(directory, name))
     return sorted(found)
 

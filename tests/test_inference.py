@@ -63,16 +63,20 @@ def test_colorize_cli_on_odd_inputs(model_dir, tmp_path):
     out = tmp_path / "out"
     result = _colorize_cli(str(inputs), f"--model={model_dir}", f"--output_dir={out}")
     assert result.returncode == 0, result.stderr
-    assert "corrupt.jpg: unreadable, skipped" in result.stderr
-    sizes = {p: Image.open(out / p).size for p in sorted(os.listdir(out))}
+    assert "corrupt.jpg: unreadable" in result.stderr
+    sizes = {p: Image.open(out / p).size for p in sorted(os.listdir(out)) if p.endswith(".png")}
+    assert sorted(os.listdir(out)) == sorted([*sizes, "manifest.jsonl"])
     assert sizes == {
         "alpha.png": (30, 40),
         "grey.png": (70, 50),
         "panorama.png": (4000, 300),
         "tiny.png": (2, 3),
     }
-    assert "4 written, 0 kept, 1 failed" in result.stdout
-    # A second run keeps what exists, --overwrite replaces it.
+    assert "Done: 4 written, 0 kept (made before with the same model and settings), 1 failed" in (
+        result.stdout
+    )
+    # A second run keeps what the same model made with the same settings; --overwrite
+    # colours it again.
     again = _colorize_cli(str(inputs / "tiny.png"), f"--model={model_dir}", f"--output_dir={out}")
     assert "0 written, 1 kept" in again.stdout
     forced = _colorize_cli(

@@ -16,6 +16,7 @@ LAYERS = [
     "data_prep",
     "colorization.model",
     "colorization.inference",
+    "colorization.archive",
     "colorization.evaluation",
     "colorization.training",
     "colorization",

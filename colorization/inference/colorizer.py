@@ -48,14 +48,27 @@ def compose_rgb(lightness, color_logits, temperature=bins.DEFAULT_TEMPERATURE):
     Returns:
       (rgb float32 (batch, H, W, 3) in [0, 1], ab float32 (batch, H, W, 2)).
     """
+    return rgb_from_ab(lightness, bins.annealed_mean_from_logits(color_logits, temperature))
+
+
+def rgb_from_ab(lightness, ab):
+    """`compose_rgb` from decoded ab: full-resolution L (batch, H, W, 1) and ab at the
+    network's resolution (batch, h, w, 2) -> (rgb (batch, H, W, 3) in [0, 1], ab upsampled
+    (bilinear) to (batch, H, W, 2))."""
     lightness = tf.cast(lightness, tf.float32)
     shape = tf.shape(lightness)
-    ab = decode_ab(color_logits, shape[1], shape[2], temperature)
+    ab = tf.image.resize(tf.cast(ab, tf.float32), tf.stack([shape[1], shape[2]]), method="bilinear")
     rgb = color.lab_to_rgb(tf.concat([lightness, ab], axis=-1))
     return rgb, ab
 
 
 to_uint8 = color.to_uint8
+
+
+def lightness_to_grey(lightness):
+    """uint8 grey (batch, S, S, 1) whose L is `lightness` (batch, S, S, 1): what the TFLite
+    graphs take."""
+    return color.to_uint8(color.lightness_to_rgb(tf.convert_to_tensor(lightness))[..., :1]).numpy()
 
 
 def to_rgb(image):
@@ -149,6 +162,24 @@ class KerasBackend:
             reduce_retracing=True,
             autograph=False,  # straight TensorFlow: traced as written
         )
+        self._network_ab = tf.function(
+            lambda lightness, temperature: bins.annealed_mean_from_logits(
+                self.model(model_inputs(self.model, lightness), training=False)["color_logits"],
+                temperature,
+            ),
+            input_signature=[
+                tf.TensorSpec([None, self.image_size, self.image_size, 1], tf.float32),
+                tf.TensorSpec([], tf.float32),
+            ],
+            autograph=False,
+        )
+
+    def network_ab(self, lightness, temperature):
+        """The network alone: L (batch, S, S, 1) in [0, 100] -> automatic ab (batch, S/4,
+        S/4, 2), float32 NumPy."""
+        return self._network_ab(
+            tf.convert_to_tensor(lightness, tf.float32), tf.constant(temperature, tf.float32)
+        ).numpy()
 
     def colorize_batch(self, images, temperature, hints=None):
         """hints: hint maps (batch, S, S, 3) or None (automatic colour)."""
@@ -187,6 +218,14 @@ class SavedModelBackend:
         self._signature = signatures["colorize_with_temperature"]
         self._hinted = signatures.get("colorize_with_hints")
         self.takes_hints = self._hinted is not None
+        self._logits = signatures["logits"]
+        self.image_size = int(self._logits.structured_input_signature[1]["L"].shape[1])
+
+    def network_ab(self, lightness, temperature):
+        """The network alone (the `logits` signature, then the annealed mean): L (batch, S,
+        S, 1) -> ab (batch, S/4, S/4, 2)."""
+        logits = self._logits(L=tf.constant(lightness, tf.float32))["color_logits"]
+        return bins.annealed_mean_from_logits(logits, temperature).numpy()
 
     def colorize_batch(self, images, temperature):
         out = self._signature(
@@ -220,6 +259,14 @@ class TFLiteBackend:
 
         self._runner = TFLiteColorizer(path, num_threads=num_threads)
         self.takes_hints = self._runner.takes_hints
+        self.image_size = self._runner.size
+
+    def network_ab(self, lightness, temperature):
+        """The graph alone, one photo at a time: L (batch, S, S, 1) -> ab (batch, S/4, S/4,
+        2). The graph takes the grey photo of that L as uint8, as the runner gives it."""
+        return np.stack(
+            [self._runner.network_ab(grey, temperature) for grey in lightness_to_grey(lightness)]
+        )
 
     def colorize_batch(self, images, temperature, hints=None):
         """hints: per photo, a list of (x, y, (r, g, b)), or None."""
@@ -317,7 +364,19 @@ class Colorizer:
     @property
     def image_size(self):
         """S of a Keras model (None for exported formats)."""
-        return getattr(self.backend, "image_size", None)
+        return self.backend.image_size if self.kind == "keras" else None
+
+    @property
+    def network_size(self):
+        """S, the side of the square the network sees, for every format."""
+        return self.backend.image_size
+
+    def network_ab(self, lightness, temperature=None):
+        """The network alone, for callers that prepare and finish photos themselves
+        (colorization.archive): L (batch, S, S, 1) in [0, 100] -> automatic ab (batch, S/4,
+        S/4, 2), float32. temperature: default the colorizer's."""
+        temperature = self.temperature if temperature is None else float(temperature)
+        return self.backend.network_ab(np.asarray(lightness, np.float32), temperature)
 
     @property
     def takes_hints(self):

@@ -31,6 +31,10 @@ _XYZ_FROM_RGB = np.array(
 )
 _RGB_FROM_XYZ = np.linalg.inv(_XYZ_FROM_RGB)
 _WHITE = np.array([0.95047, 1.0, 1.08883])
+# float32 copies for the per-pixel maths; linear light of each uint8 level.
+_RGB_FROM_XYZ32 = _RGB_FROM_XYZ.astype(np.float32)
+_WHITE32 = _WHITE.astype(np.float32)
+_LUMINANCE_WEIGHTS = _XYZ_FROM_RGB[1].astype(np.float32)
 # Zhang et al.'s annealed-mean temperature, for a .tflite file with no config.json nearby.
 DEFAULT_TEMPERATURE = 0.38
 
@@ -39,6 +43,9 @@ def _linearize(rgb):
     return np.where(
         rgb <= 0.04045, rgb / 12.92, ((np.maximum(rgb, 0.04045) + 0.055) / 1.055) ** 2.4
     )
+
+
+_LINEAR_FROM_U8 = _linearize(np.arange(256) / 255.0).astype(np.float32)
 
 
 def _compand(linear):
@@ -54,9 +61,17 @@ def _f(t):
 
 
 def lightness(rgb_u8):
-    """CIELAB L (H, W) in [0, 100] of uint8 RGB (H, W, 3)."""
-    luminance = _linearize(rgb_u8.astype(np.float64) / 255.0) @ _XYZ_FROM_RGB[1]
-    return 116.0 * _f(luminance) - 16.0
+    """CIELAB L (H, W) in [0, 100] of uint8 RGB (H, W, 3), in float32.
+
+    Linear light comes from a 256-entry table (exact: the input has 256 levels), so only
+    the luminance's cube root is computed per pixel."""
+    luminance = np.take(_LINEAR_FROM_U8, rgb_u8) @ _LUMINANCE_WEIGHTS
+    f = np.cbrt(luminance)
+    # CIELAB's linear segment near black.
+    np.copyto(
+        f, np.float32(7.787) * luminance + np.float32(16.0 / 116.0), where=luminance <= 0.008856
+    )
+    return np.float32(116.0) * f - np.float32(16.0)
 
 
 def grey_with_lightness(lightness_map):
@@ -67,12 +82,29 @@ def grey_with_lightness(lightness_map):
 
 
 def lab_to_rgb_u8(lab):
-    """uint8 sRGB (H, W, 3) of CIELAB (H, W, 3), out-of-gamut colours clipped."""
-    fy = (lab[..., 0] + 16.0) / 116.0
-    f = np.stack([fy + lab[..., 1] / 500.0, fy, np.maximum(fy - lab[..., 2] / 200.0, 0.0)], -1)
-    xyz = np.where(f > 0.2068966, f**3, (f - 16.0 / 116.0) / 7.787) * _WHITE
-    rgb = _compand(xyz @ _RGB_FROM_XYZ.T)
-    return np.clip(np.round(np.clip(rgb, 0, 1) * 255.0), 0, 255).astype(np.uint8)
+    """uint8 sRGB (H, W, 3) of CIELAB (H, W, 3), out-of-gamut colours clipped. In float32
+    (the TensorFlow path's precision), one channel plane at a time."""
+    lab = np.asarray(lab, np.float32)
+    fy = (lab[..., 0] + np.float32(16.0)) / np.float32(116.0)
+    fx = fy + lab[..., 1] / np.float32(500.0)
+    fz = np.maximum(fy - lab[..., 2] / np.float32(200.0), np.float32(0.0))
+    xyz = [_f_inverse(f) * np.float32(w) for f, w in zip((fx, fy, fz), _WHITE, strict=True)]
+    channels = []
+    for row in _RGB_FROM_XYZ32:
+        linear = row[0] * xyz[0] + row[1] * xyz[1] + row[2] * xyz[2]
+        rgb = np.float32(1.055) * np.power(
+            np.maximum(linear, np.float32(0.0031308)), np.float32(1 / 2.4)
+        ) - np.float32(0.055)
+        np.copyto(rgb, np.float32(12.92) * linear, where=linear <= 0.0031308)
+        channels.append(np.rint(np.clip(rgb, 0.0, 1.0) * np.float32(255.0)).astype(np.uint8))
+    return np.stack(channels, -1)
+
+
+def _f_inverse(f):
+    """CIELAB's inverse transfer function, float32: f^3, linear below f = 6/29."""
+    cube = f * f * f
+    np.copyto(cube, (f - np.float32(16.0 / 116.0)) / np.float32(7.787), where=f <= 0.2068966)
+    return cube
 
 
 def _load_interpreter(model_path, num_threads):
@@ -131,6 +163,20 @@ class TFLiteColorizer:
         scale = np.array([size / np.float32(width), size / np.float32(height)], np.float32)
         points = np.where(points >= 0, points * scale, np.float32(PADDING)).astype(np.float32)
         return points[None], colours[None]
+
+    def network_ab(self, grey, temperature, hints=None):
+        """The graph alone: grey uint8 (S, S, 1) -> ab float32 (S/4, S/4, 2) (no hints)."""
+        inputs = {}
+        if self.takes_hints:
+            inputs["hint_points"], inputs["hint_rgb"] = self.hint_inputs(
+                hints, self.size, self.size
+            )
+        out = self.runner(
+            grey=np.asarray(grey, np.uint8)[None],
+            temperature=np.array([temperature], np.float32),
+            **inputs,
+        )
+        return out["ab"][0].astype(np.float32)
 
     def colorize(self, image, temperature=None, hints=None):
         """uint8 (H, W) or (H, W, 1|3|4) -> (uint8 RGB (H, W, 3), class probabilities).

@@ -1,14 +1,24 @@
-"""Colorizes photos with a trained model.
+"""Colorizes photos with a trained model: one photo, an album, or an archive of thousands.
 
     python -m colorization.colorize photo.jpg album/ --output_dir=out
     python -m colorization.colorize photo.jpg --model=runs/cpu --output_dir=out
     python -m colorization.colorize photo.jpg --model=runs/hints --hints=hints.json --output_dir=out
 
 --model: a .keras file, a training model_dir, an exported SavedModel directory or a .tflite
-file; by default the colorizer that ships with the package (colorization/pretrained). Inputs: files and folders (recursively) of JPEG/PNG/BMP/GIF/WebP, grey or colour
-(colour photos are made grey first, so results can be compared with the original). Each
-output is OUTPUT_DIR/<name>.png at the input's size. Unreadable files are reported and
-skipped; existing outputs are kept unless --overwrite.
+file; by default the colorizer that ships with the package (colorization/pretrained).
+Inputs: files and folders (recursively) of JPEG/PNG/BMP/GIF/WebP/TIFF, grey or colour
+(colour photos are made grey first, so results can be compared with the original), turned
+upright by their EXIF orientation and converted to sRGB by their ICC profile. Each output is
+OUTPUT_DIR/<name>.png at the input's size.
+
+Photos are read and written by worker threads and reach the network in batches. A progress
+bar (plain lines when the output is not a terminal) shows the rate and the time left; the
+end of the run gives photos written, kept, failed (with why), minutes and photos a second.
+OUTPUT_DIR/manifest.jsonl records the model (its SHA-256) and settings that made each
+output: a second run keeps the outputs made with the same ones, colours the rest again, and
+a run killed half-way loses nothing it wrote (outputs are renamed into place when whole).
+--overwrite colours everything again. Unreadable files and photos above --max_pixels are
+reported and skipped.
 
 --hints: a JSON file of colour hints for one photo, [{"x": 120, "y": 45, "rgb": [200, 30,
 40]}, ...] (pixels of the photo from its top-left corner, sRGB 0-255), for a model trained
@@ -20,6 +30,9 @@ import sys
 
 from absl import app, flags
 
+from colorization.archive.photo_files import DEFAULT_MAX_PIXELS, PHOTO_EXTENSIONS
+from colorization.archive.runner import DEFAULT_WORKERS
+from colorization.archive.steps import DEFAULT_BATCH_SIZE
 from colorization.core import cli
 from colorization.core.config import DEFAULT_TEMPERATURE
 
@@ -35,7 +48,27 @@ def define_flags():
         "Annealed-mean temperature (lower = more vivid); default: the model's (its config.json), "
         f"else {DEFAULT_TEMPERATURE}.",
     )
-    flags.DEFINE_bool("overwrite", False, "Replace existing outputs.")
+    flags.DEFINE_bool(
+        "overwrite",
+        False,
+        "Colour every photo again, even those the manifest says were made with the same "
+        "model and settings.",
+    )
+    flags.DEFINE_integer(
+        "batch_size", DEFAULT_BATCH_SIZE, "Photos per network call.", lower_bound=1
+    )
+    flags.DEFINE_integer(
+        "workers",
+        DEFAULT_WORKERS,
+        "Threads that read and write photos (each side); the network has its own.",
+        lower_bound=1,
+    )
+    flags.DEFINE_integer(
+        "max_pixels",
+        DEFAULT_MAX_PIXELS,
+        "Photos with more pixels (read from the file's header) are skipped with an error.",
+        lower_bound=1,
+    )
     flags.DEFINE_integer("num_threads", None, "Threads for TFLite.")
     flags.DEFINE_bool("side_by_side", False, "Write grey | colour | original next to each other.")
     flags.DEFINE_string(
@@ -56,17 +89,12 @@ def collect_inputs(paths):
     files, missing = [], []
     for path in paths:
         if os.path.isdir(path):
-            files.extend(list_images(path))
+            files.extend(list_images(path, PHOTO_EXTENSIONS))
         elif os.path.isfile(path):
             files.append(path)
         else:
             missing.append(path)
     return files, missing
-
-
-def output_name(path):
-    stem = os.path.splitext(os.path.basename(path))[0]
-    return f"{stem}.png"
 
 
 def read_hints(path):
@@ -88,19 +116,21 @@ def run_colorize(
     num_threads=None,
     side_by_side=False,
     hints=None,
+    batch_size=DEFAULT_BATCH_SIZE,
+    workers=DEFAULT_WORKERS,
+    max_pixels=DEFAULT_MAX_PIXELS,
+    stream=None,
 ):
-    """Colorizes `inputs` (files or folders); returns counts {"written", "kept", "failed"}.
-    hints: [(x, y, (r, g, b))] for the one photo of `inputs` (colorization.inference.
-    colorizer.parse_hints), or None."""
-    import numpy as np
-    import tensorflow as tf
-
+    """Colorizes `inputs` (files or folders); returns the summary of
+    colorization.archive.runner.colorize_files ({"written", "kept", "failed", "failures",
+    "seconds"}), with missing inputs counted as failed. hints: [(x, y, (r, g, b))] for the
+    one photo of `inputs` (colorization.inference.hint_points.parse_hints), or None."""
+    from colorization.archive.runner import colorize_files, summary_lines
     from colorization.inference.colorizer import Colorizer
-    from data_prep.sources import decode_image
 
     files, missing = collect_inputs(inputs)
     for path in missing:
-        print(f"warning: {path}: no such file or directory", file=sys.stderr)
+        print(f"error: {path}: no such file or directory", file=sys.stderr)
     colorizer = Colorizer(model, temperature=temperature, num_threads=num_threads)
     if hints is not None:
         if len(files) != 1:
@@ -110,47 +140,30 @@ def run_colorize(
                 f"--hints: model {colorizer.path!r} takes no colour hints (it was trained "
                 "without them)."
             )
-    os.makedirs(output_dir, exist_ok=True)
-    counts = {"written": 0, "kept": 0, "failed": len(missing)}
-    used_names = set()
-    for i, path in enumerate(files, 1):
-        name = output_name(path)
-        # Two inputs with the same stem (a.jpg, a.png) must not overwrite each other.
-        stem, n = name[:-4], 1
-        while name in used_names:
-            name, n = f"{stem}_{n}.png", n + 1
-        used_names.add(name)
-        target = os.path.join(output_dir, name)
-        if os.path.exists(target) and not overwrite:
-            counts["kept"] += 1
-            print(f"[{i}/{len(files)}] {path}: {target} exists, kept (use --overwrite)", flush=True)
-            continue
-        try:
-            image = decode_image(tf.io.read_file(path)).numpy()
-            if image.size == 0:
-                raise ValueError("zero-size image")
-        except (tf.errors.OpError, ValueError) as e:
-            counts["failed"] += 1
-            print(
-                f"[{i}/{len(files)}] {path}: unreadable, skipped ({str(e).splitlines()[0][:80]})",
-                file=sys.stderr,
-                flush=True,
-            )
-            continue
-        try:
-            colored = colorizer.colorize(image, hints=hints)
-        except ValueError as e:  # a hint outside the photo or a bad colour
-            raise cli.CommandError(f"--hints: {e}") from None
-        if side_by_side:
-            grey = np.asarray(tf.image.rgb_to_grayscale(image))
-            colored = np.concatenate([np.repeat(grey, 3, -1), colored, image], axis=1)
-        tf.io.write_file(target, tf.io.encode_png(colored))
-        counts["written"] += 1
-        print(
-            f"[{i}/{len(files)}] {path} -> {target} ({image.shape[1]}x{image.shape[0]})", flush=True
+    print(f"Colouring {len(files)} photos with {colorizer.path} into {output_dir}", flush=True)
+    try:
+        summary = colorize_files(
+            files,
+            colorizer,
+            output_dir,
+            temperature=temperature,
+            overwrite=overwrite,
+            side_by_side=side_by_side,
+            hints=hints,
+            batch_size=batch_size,
+            workers=workers,
+            max_pixels=max_pixels,
+            stream=stream,
         )
-    print(f"Done: {counts['written']} written, {counts['kept']} kept, {counts['failed']} failed.")
-    return counts
+    except ValueError as e:  # a hint outside the photo or a bad colour
+        if hints is None:
+            raise
+        raise cli.CommandError(f"--hints: {e}") from None
+    summary["failed"] += len(missing)
+    summary["failures"] = [(p, "no such file or directory") for p in missing] + summary["failures"]
+    for line in summary_lines(summary):
+        print(line, flush=True)
+    return summary
 
 
 def main(argv):
@@ -171,5 +184,8 @@ def main(argv):
         FLAGS.num_threads,
         FLAGS.side_by_side,
         hints,
+        FLAGS.batch_size,
+        FLAGS.workers,
+        FLAGS.max_pixels,
     )
     return 1 if counts["failed"] and not counts["written"] else 0
