@@ -98,8 +98,8 @@ def write_png(path, rgb, compress_level=1):
     same folder, then renamed, so a run killed at any moment leaves either the whole old
     file, the whole new one, or none.
 
-    zlib level 1 with its run-length strategy: on photos about 3x faster than the default
-    level 6 and no larger (the pixels are the same either way).
+    zlib level 1 with its run-length strategy: on a coloured photo about 3x faster than
+    the default level 6, for a file about 7 % larger (the pixels are the same either way).
     """
     temporary = f"{path}.partial-{os.getpid()}"
     try:

@@ -218,12 +218,21 @@ class SavedModelBackend:
         self._signature = signatures["colorize_with_temperature"]
         self._hinted = signatures.get("colorize_with_hints")
         self.takes_hints = self._hinted is not None
-        self._logits = signatures["logits"]
-        self.image_size = int(self._logits.structured_input_signature[1]["L"].shape[1])
+        self._logits = signatures.get("logits")
+        self.image_size = (
+            int(self._logits.structured_input_signature[1]["L"].shape[1])
+            if self._logits is not None
+            else None
+        )
 
     def network_ab(self, lightness, temperature):
         """The network alone (the `logits` signature, then the annealed mean): L (batch, S,
         S, 1) -> ab (batch, S/4, S/4, 2)."""
+        if self._logits is None:
+            raise ValueError(
+                "this SavedModel has no `logits` signature (the network alone); export it "
+                "again with `python -m export`."
+            )
         logits = self._logits(L=tf.constant(lightness, tf.float32))["color_logits"]
         return bins.annealed_mean_from_logits(logits, temperature).numpy()
 
