@@ -47,7 +47,7 @@ def run(argv=None):
 
     from colorization.archive import beam_pipeline
     from colorization.archive import manifest as manifest_lib
-    from colorization.archive.photo_files import PHOTO_EXTENSIONS, remove_partial_files
+    from colorization.archive.photo_files import PHOTO_EXTENSIONS
     from colorization.archive.runner import plan
     from colorization.inference.colorizer import Colorizer
 
@@ -64,11 +64,8 @@ def run(argv=None):
     except ValueError as e:
         print(f"error: --model: {e}", file=sys.stderr)
         return None
-    os.makedirs(args.output_dir, exist_ok=True)
-    remove_partial_files(args.output_dir)
     settings = manifest_lib.settings_of(colorizer, colorizer.temperature, args.side_by_side)
-    manifest = manifest_lib.Manifest(args.output_dir)
-    todo, kept = plan(files, args.output_dir, settings, args.overwrite, manifest)
+    manifest, todo, kept = plan(files, args.output_dir, settings, args.overwrite)
     kept_records = [manifest.records[name] for _, name in kept]
     print(
         f"Colouring {len(todo)} photos ({len(kept)} kept) with {colorizer.path} into "

@@ -43,15 +43,19 @@ def output_names(files):
     return names
 
 
-def plan(files, output_dir, settings, overwrite=False, manifest=None):
-    """([(path, output name)] to colour, [(path, output name)] kept as they are): an output
-    is kept when the manifest says it was made from this input with these settings."""
-    manifest = manifest or manifest_lib.Manifest(output_dir)
+def plan(files, output_dir, settings, overwrite=False):
+    """Opens OUTPUT_DIR for a run (created if missing, temporary files of a killed run
+    removed) and returns (its Manifest, [(path, output name)] to colour, [(path, output
+    name)] kept as they are): an output is kept when the manifest says it was made from this
+    input, unchanged, with these settings. The command line and Beam both start here."""
+    os.makedirs(output_dir, exist_ok=True)
+    remove_partial_files(output_dir)
+    manifest = manifest_lib.Manifest(output_dir)
     todo, kept = [], []
     for path, name in zip(files, output_names(files), strict=True):
         current = not overwrite and manifest.is_current(path, name, settings, output_dir)
         (kept if current else todo).append((path, name))
-    return todo, kept
+    return manifest, todo, kept
 
 
 class _Photo:
@@ -82,12 +86,9 @@ def colorize_files(
     """
     if hints is not None and len(files) != 1:
         raise ValueError(f"hints apply to one photo; {len(files)} inputs were given.")
-    os.makedirs(output_dir, exist_ok=True)
-    remove_partial_files(output_dir)
     steps = Steps(colorizer, temperature, batch_size)
     settings = manifest_lib.settings_of(colorizer, steps.temperature, side_by_side, hints)
-    manifest = manifest_lib.Manifest(output_dir)
-    todo, kept = plan(files, output_dir, settings, overwrite, manifest)
+    manifest, todo, kept = plan(files, output_dir, settings, overwrite)
     progress = Progress(len(todo), stream=stream)
     failures = []
     written = 0
