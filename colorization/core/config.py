@@ -133,6 +133,10 @@ class ModelConfig:
         colorization.core.hints) that enters the colour path at S/4, S/8 and S/16 through
         layers that start at zero and have no bias: with no hint the network colours as
         it would without the input.
+      semantic_prior: a frozen DeepLabV3-MobileNetV2 (colorization.model.deeplab) reads
+        the same grey photo as the trunk; its per-pixel features and 21 PASCAL VOC class
+        scores at S/8, projected to 64 channels, join the colour path's skips at S/8 and
+        S/4 (mobilenet_v2 only; its weights come from TrainConfig.semantic_from).
     """
 
     image_size: int = 224
@@ -152,6 +156,7 @@ class ModelConfig:
     backbone: str = "vgg16"
     freeze_backbone: bool = False
     hints: bool = False
+    semantic_prior: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "fc_units", check_fc_units(self.fc_units))
@@ -197,6 +202,11 @@ class ModelConfig:
         check_choice("fusion_input", self.fusion_input, FUSION_INPUTS)
         check_choice("class_loss", self.class_loss, CLASS_LOSSES)
         check_choice("dtype_policy", self.dtype_policy, DTYPE_POLICIES)
+        if self.semantic_prior and self.backbone != "mobilenet_v2":
+            raise ValueError(
+                "semantic_prior needs backbone=mobilenet_v2 (its skips join the MobileNetV2 "
+                f"colour path). Received: backbone={self.backbone!r}"
+            )
 
     @property
     def output_size(self):
@@ -280,6 +290,9 @@ class TrainConfig:
       trainable: "all" (every layer the model config leaves trainable) or "hints" (only the
         colour-hint layers, `*_hints`: a network warm-started from one without hints then
         colours exactly as that one when given no hint, and learns to follow hints).
+      semantic_from: the float DeepLabV3-MobileNetV2 TFLite file
+        (deeplabv3_257_mv_gpu.tflite) whose weights the semantic prior starts from; needed
+        with semantic_prior unless init_from is a .keras model that holds them.
     """
 
     model: ModelConfig = ModelConfig()
@@ -321,6 +334,7 @@ class TrainConfig:
     keep_checkpoints: int = 3
     jit_compile: str = "auto"
     trainable: str = "all"
+    semantic_from: str = ""
 
     def __post_init__(self):
         def check(ok, message):
@@ -423,6 +437,24 @@ class TrainConfig:
             f"widths). Received: width_multiplier={self.model.width_multiplier}",
         )
 
+        check(
+            not self.semantic_from or self.model.semantic_prior,
+            "semantic_from gives the weights of the semantic prior; it needs "
+            f"semantic_prior=True. Received: semantic_from={self.semantic_from!r}",
+        )
+        check(
+            not self.semantic_from or self.semantic_from.endswith(".tflite"),
+            "semantic_from must be the float DeepLabV3 .tflite file. Received: "
+            f"{self.semantic_from!r}",
+        )
+        check(
+            not self.model.semantic_prior
+            or bool(self.semantic_from)
+            or self.init_from.endswith(".keras"),
+            "semantic_prior=True needs semantic_from=PATH (deeplabv3_257_mv_gpu.tflite) or "
+            f"init_from=MODEL.keras that holds its weights. Received: init_from={init!r}",
+        )
+
     def check_files(self):
         """Raises ValueError when a file this run reads (priors, init_from) is missing.
 
@@ -432,7 +464,12 @@ class TrainConfig:
         path = self.init_from
         if path.startswith(TFLITE_INIT_PREFIX):
             path = path[len(TFLITE_INIT_PREFIX) :]
-        for name, value in (("priors_path", self.priors_path), ("init_from", path)):
+        files = (
+            ("priors_path", self.priors_path),
+            ("init_from", path),
+            ("semantic_from", self.semantic_from),
+        )
+        for name, value in files:
             if value and value != IMAGENET_INIT and not os.path.exists(value):
                 raise ValueError(f"{name} {value!r} does not exist.")
 

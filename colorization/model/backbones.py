@@ -56,7 +56,8 @@ class LightnessToGreyRGB(layers.Layer):
 
 
 def mobilenet_v2_features(lightness, trainable=True):
-    """MobileNetV2 (width 1.0, no top) on L; returns {tap name: feature tensor}.
+    """MobileNetV2 (width 1.0, no top) on L; returns {tap name: feature tensor}, and the
+    grey sRGB photo it reads as "grey".
 
     Args:
       lightness: the model's "L" input tensor (batch, S, S, 1), L in [0, 100].
@@ -73,7 +74,8 @@ def mobilenet_v2_features(lightness, trainable=True):
             layer.trainable = False
         elif not trainable:
             layer.trainable = False
-    return {key: base.get_layer(name).output for key, name in MOBILENET_TAPS.items()}
+    taps = {key: base.get_layer(name).output for key, name in MOBILENET_TAPS.items()}
+    return {**taps, "grey": grey}
 
 
 def mobilenet_conv_layers(model):

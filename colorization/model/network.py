@@ -25,6 +25,11 @@ and the same design follows it:
                                        -> x2, concat block_2_add -> conv8 (S/4)
                                        -> conv9 1x1 -> color_logits (S/4 x S/4 x 313)
 
+With `semantic_prior`, a frozen DeepLabV3-MobileNetV2 (colorization.model.deeplab) reads the
+same grey photo: its per-pixel features and 21 PASCAL VOC class scores at S/8 are projected
+to 64 channels ("semantic_proj") and concatenated into the skips of conv7 (S/8) and,
+upsampled, conv8 (S/4) — a class for every pixel beside the class branch's one per photo.
+
 The stride-16 features carry the semantics, the stride-8 and stride-4 skips carry the
 edges that colour boundaries follow, so the head needs no dilation at S/8.
 
@@ -50,7 +55,7 @@ from keras import layers
 
 from colorization.core import gamut
 from colorization.core.config import HINT_CHANNELS, NUM_BINS, ModelConfig
-from colorization.model import backbones
+from colorization.model import backbones, deeplab
 
 # Hint maps' ab is divided by this before the network sees it (ab spans about +-110).
 _HINT_AB_SCALE = 110.0
@@ -330,8 +335,32 @@ def _build_vgg_colorizer(config):
 
 
 # Channels of the MobileNetV2 colour path at width 1.0: fusion, conv6 (S/16), conv7 (S/8),
-# conv8 (S/4).
-_MOBILE_HEAD = {"fusion": 256, "conv6": 256, "conv7": 128, "conv8": 64}
+# conv8 (S/4), and the semantic prior's projection.
+_MOBILE_HEAD = {"fusion": 256, "conv6": 256, "conv7": 128, "conv8": 64, "semantic": 64}
+
+
+def _semantic_skips(grey, config):
+    """{"s8", "s4"}: DeepLabV3's features and class scores at S/8 (frozen), concatenated and
+    projected by a trainable 1x1 convolution with ReLU, and that projection upsampled to S/4."""
+    dtype = config.dtype_policy
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(dtype)
+    try:
+        semantic = deeplab.deeplab_v3(grey, trainable=False)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    x = layers.Concatenate(name="semantic_concat", dtype=dtype)(
+        [semantic["features"], semantic["logits"]]
+    )
+    x = layers.Conv2D(
+        scaled_width(_MOBILE_HEAD["semantic"], config.width_multiplier),
+        1,
+        activation="relu",
+        name="semantic_proj",
+        dtype=dtype,
+    )(x)
+    up = layers.UpSampling2D(2, interpolation="bilinear", name="semantic_up", dtype=dtype)(x)
+    return {"s8": x, "s4": up}
 
 
 def _class_branch(x, config, dtype):
@@ -433,9 +462,11 @@ def _build_mobilenet_colorizer(config):
         x = _film(x, vector, "fusion", config)
     x = _add_hints(x, pyramid, 16, "conv6", config)
     x = _convs(x, "conv6", scaled_width(_MOBILE_HEAD["conv6"], width), config)
+    semantic = _semantic_skips(features["grey"], config) if config.semantic_prior else {}
     for name, skip, stride in (("conv7", "s8", 8), ("conv8", "s4", 4)):
         x = layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_up", dtype=dtype)(x)
-        x = layers.Concatenate(name=f"{name}_skip", dtype=dtype)([x, features[skip]])
+        skips = [x, features[skip]] + ([semantic[skip]] if semantic else [])
+        x = layers.Concatenate(name=f"{name}_skip", dtype=dtype)(skips)
         x = _add_hints(x, pyramid, stride, name, config)
         x = _convs(x, name, scaled_width(_MOBILE_HEAD[name], width), config)
         if film and name == "conv7":

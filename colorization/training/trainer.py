@@ -15,7 +15,7 @@ import time
 import keras
 import tensorflow as tf
 
-from colorization.model import imagenet_weights, losses, model_files
+from colorization.model import deeplab, imagenet_weights, losses, model_files
 from colorization.model.network import build_model, count_flops, train_only_hints
 from colorization.training.callbacks import CheckpointCallback, EvaluationCallback
 from colorization.training.distribute import (
@@ -94,6 +94,8 @@ def train(config):
     pretrained = None
     if imagenet_weights.is_pretrained_spec(config.init_from):
         pretrained = imagenet_weights.fetch_pretrained(config.init_from, config.model.backbone)
+    if config.semantic_from:
+        deeplab.read_deeplab_v3_tflite(config.semantic_from)  # a bad file fails here
 
     # --- Strategy and model directory. ---
     # The chief writes the model directory; every other worker reads the chief's checkpoints
@@ -164,6 +166,8 @@ def train(config):
             loaded, skipped = model_files.warm_start(model, config.init_from)
             print(f"Warm start from {config.init_from}: loaded {len(loaded)} layers: {loaded}")
             print(f"  not loaded ({len(skipped)}): {skipped}", flush=True)
+        if not latest and config.semantic_from:
+            deeplab.load_deeplab_v3(model, config.semantic_from)
     step = int(batches_seen.numpy())
     print(
         f"Model: {model.count_params():,} parameters, {count_flops(model) / 1e9:.2f} GFLOPs/image "
