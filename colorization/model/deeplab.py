@@ -161,7 +161,6 @@ def read_deeplab_v3_tflite(path):
         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
     )
     interpreter.allocate_tensors()
-    details = interpreter.get_tensor_details()
     produced_by = {}
     convs, pooled_inputs = [], []
     for op in interpreter._get_ops_details():
