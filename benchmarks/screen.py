@@ -39,8 +39,9 @@ TABLE_START, TABLE_END = "<!-- screening:start -->", "<!-- screening:end -->"
 SOURCES_START, SOURCES_END = "<!-- screening-sources:start -->", "<!-- screening-sources:end -->"
 HEADER = (
     "| variant | flags | minutes | AuC − grey | rebalanced AuC − grey | colourfulness | "
-    "brown-cast share | class top-1 | rebalanced AuC − ref. [95 %] | brown-cast − ref. [95 %] |",
-    "|---|---|---|---|---|---|---|---|---|---|",
+    "brown-cast share | blotch | bleeding | class top-1 | rebalanced AuC − ref. [95 %] | "
+    "brown-cast − ref. [95 %] | blotch − ref. [95 %] |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
 )
 
 
@@ -192,6 +193,8 @@ def summary_row(name, flags_text, minutes, result, reference=None):
             "rebalanced_auc_minus_grey": d["rebalanced_auc"],
             "colorfulness_ratio": m["colorfulness_ratio"],
             "sepia_share": m["sepia_share"],
+            "blotch": m.get("blotch"),
+            "bleeding": m.get("bleeding"),
             "top1": summary["class"][name].get("top1_accuracy"),
         }
         if reference:
@@ -225,19 +228,20 @@ def variant_flags(row):
 
 def markdown_row(row):
     p = row["pooled"]
-    versus = "—", "—"
+    versus = "—", "—", "—"
     if "minus_reference" in p:
         d, iv = p["minus_reference"], p["minus_reference_interval"]
-        versus = (
-            _interval(d["rebalanced_auc"], iv["rebalanced_auc"]),
-            _interval(d["sepia_share"], iv["sepia_share"]),
+        versus = tuple(
+            _interval(d[k], iv[k]) if k in d else "—"
+            for k in ("rebalanced_auc", "sepia_share", "blotch")
         )
     top1 = "—" if p["top1"] is None else f"{p['top1']:.1f} %"
+    edges = ["—" if p.get(k) is None else f"{p[k]:.2f}" for k in ("blotch", "bleeding")]
     return (
         f"| {row['variant']} | `{variant_flags(row) or '(base)'}` | {row['minutes']:.0f} | "
         f"{p['auc_minus_grey']:+.2f} | {p['rebalanced_auc_minus_grey']:+.2f} | "
-        f"{100 * p['colorfulness_ratio']:.0f} % | {p['sepia_share']:.1f} % | {top1} | "
-        f"{versus[0]} | {versus[1]} |"
+        f"{100 * p['colorfulness_ratio']:.0f} % | {p['sepia_share']:.1f} % | {edges[0]} | "
+        f"{edges[1]} | {top1} | {versus[0]} | {versus[1]} | {versus[2]} |"
     )
 
 

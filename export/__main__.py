@@ -7,6 +7,7 @@ default the colorizer that ships with the package (colorization/pretrained).
 Writes OUTPUT/saved_model/colorizer/<version>/ and OUTPUT/tflite/colorizer_<variant>.tflite.
 """
 
+import dataclasses
 import os
 
 from absl import flags
@@ -54,6 +55,16 @@ def define_flags():
         "Default annealed-mean temperature of serving_default; default: the model's own (its "
         f"config.json; 0.5 for the shipped model), else {DEFAULT_TEMPERATURE}.",
     )
+    flags.DEFINE_integer(
+        "edge_radius",
+        None,
+        "Edge-aware decoding baked into every signature and .tflite file (0 = bilinear; "
+        "else the guided filter's radius in cells of the S/4 grid); default: the model's own "
+        "(its config.json), else 0. Recorded in the config.json written beside the exports.",
+    )
+    flags.DEFINE_float(
+        "edge_epsilon", None, "Its epsilon (a variance of L/100); default: the model's own."
+    )
     flags.DEFINE_string(
         "calibration_dataset",
         "",
@@ -87,6 +98,10 @@ def _validate():
         raise ValueError(f"--version must be >= 1. Received: {FLAGS.version}")
     if FLAGS.temperature is not None and FLAGS.temperature <= 0:
         raise ValueError(f"--temperature must be > 0. Received: {FLAGS.temperature}")
+    if FLAGS.edge_radius is not None and FLAGS.edge_radius < 0:
+        raise ValueError(f"--edge_radius must be >= 0 (0 = off). Received: {FLAGS.edge_radius}")
+    if FLAGS.edge_epsilon is not None and FLAGS.edge_epsilon <= 0:
+        raise ValueError(f"--edge_epsilon must be > 0. Received: {FLAGS.edge_epsilon}")
 
 
 def main(argv):
@@ -95,6 +110,7 @@ def main(argv):
         _validate()
     except ValueError as e:
         raise cli.CommandError(str(e)) from None
+    from colorization.core import guided
     from colorization.model import model_files
     from export import saved_model, tflite
 
@@ -102,6 +118,12 @@ def main(argv):
     temperature = FLAGS.temperature
     if temperature is None:
         temperature = config.temperature if config is not None else DEFAULT_TEMPERATURE
+    edge = guided.EdgeAware(
+        FLAGS.edge_radius if FLAGS.edge_radius is not None else getattr(config, "edge_radius", 0),
+        FLAGS.edge_epsilon
+        if FLAGS.edge_epsilon is not None
+        else getattr(config, "edge_epsilon", guided.DEFAULT_EPSILON),
+    )
     print(f"Loaded {FLAGS.model}: {model.count_params():,} parameters, input {model.input_shape}")
     # Calibration photos are read first, so a bad --calibration_dataset fails before any
     # export is written.
@@ -151,18 +173,26 @@ def main(argv):
                     temperature,
                     xla=FLAGS.saved_model_xla,
                     name=name,
+                    edge=edge,
                 )
             except FileExistsError as e:
                 raise cli.CommandError(str(e)) from None
             print(f"SavedModel ({precision}): {path}")
     if config is not None:
-        # The exported files carry the training config (class names, temperature) beside
-        # them; model_files.class_names finds it.
+        # The exported files carry the training config (class names) beside them, with the
+        # temperature and decoding they were exported with; model_files.nearest_config
+        # finds it.
         os.makedirs(FLAGS.output_dir, exist_ok=True)
-        model_files.write_config(FLAGS.output_dir, config)
+        baked = dataclasses.replace(
+            config,
+            temperature=float(temperature),
+            edge_radius=edge.radius,
+            edge_epsilon=edge.epsilon,
+        )
+        model_files.write_config(FLAGS.output_dir, baked)
     if "tflite" in FLAGS.formats:
         for variant, path in tflite.export_tflite(
-            model, FLAGS.output_dir, FLAGS.tflite_variants, images
+            model, FLAGS.output_dir, FLAGS.tflite_variants, images, edge
         ).items():
             print(f"TFLite {variant}: {path} ({os.path.getsize(path) / 1e6:.2f} MB)")
     return 0

@@ -33,7 +33,7 @@ import os
 import keras
 import tensorflow as tf
 
-from colorization.core import bins
+from colorization.core import bins, guided
 from colorization.core import hints as hint_maps
 from colorization.core.config import HINT_CHANNELS
 from colorization.inference import colorizer as inference
@@ -47,28 +47,31 @@ def bfloat16_copy(model, model_config):
     return with_dtype_policy(model, model_config, "mixed_bfloat16")
 
 
-def _colorize(model, image, temperature, network=None, hints=None):
-    result = inference.colorize_tensor(model, image, temperature, network, hints)
+def _colorize(model, image, temperature, network=None, hints=None, edge=guided.OFF):
+    result = inference.colorize_tensor(model, image, temperature, network, hints, edge)
     if "class_probs" not in result:
         result["class_probs"] = tf.zeros([tf.shape(image)[0], 0], tf.float32)
     return result
 
 
-def _colorize_one_encoded(model, image_bytes, temperature, network=None, points=None, rgb=None):
+def _colorize_one_encoded(
+    model, image_bytes, temperature, network=None, points=None, rgb=None, edge=guided.OFF
+):
     image = tf.io.decode_image(image_bytes, channels=3, dtype=tf.uint8, expand_animations=False)
     maps = None
     if points is not None:
         shape = tf.shape(image)
         maps = hint_maps.user_hint_map(points, rgb, shape[0], shape[1], input_size(model))[None]
-    result = _colorize(model, image[tf.newaxis], temperature, network, maps)
+    result = _colorize(model, image[tf.newaxis], temperature, network, maps, edge)
     return tf.io.encode_png(result["rgb"][0]), result["class_probs"][0]
 
 
-def build_archive(model, temperature=bins.DEFAULT_TEMPERATURE, xla=False):
+def build_archive(model, temperature=bins.DEFAULT_TEMPERATURE, xla=False, edge=guided.OFF):
     """A keras.export.ExportArchive holding the model and its signatures (four, and
     colorize_with_hints and colorize_bytes_with_hints for a model that takes hints).
 
     xla: run the network's forward pass (fixed S x S) as an XLA-compiled function.
+    edge: how every colour signature upsamples ab (guided.EdgeAware; default bilinear).
     """
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -81,10 +84,10 @@ def build_archive(model, temperature=bins.DEFAULT_TEMPERATURE, xla=False):
     )
 
     def serving_default(image):
-        return _colorize(model, image, default_temperature, network)
+        return _colorize(model, image, default_temperature, network, edge=edge)
 
     def colorize_with_temperature(image, temperature):
-        return _colorize(model, image, temperature, network)
+        return _colorize(model, image, temperature, network, edge=edge)
 
     def colorize_with_hints(image, hint_points, hint_rgb):
         shape = tf.shape(image)
@@ -93,11 +96,11 @@ def build_archive(model, temperature=bins.DEFAULT_TEMPERATURE, xla=False):
             (hint_points, hint_rgb),
             fn_output_signature=tf.TensorSpec([size, size, HINT_CHANNELS], tf.float32),
         )
-        return _colorize(model, image, default_temperature, network, maps)
+        return _colorize(model, image, default_temperature, network, maps, edge)
 
     def colorize_bytes(image_bytes):
         png, probs = tf.map_fn(
-            lambda b: _colorize_one_encoded(model, b, default_temperature, network),
+            lambda b: _colorize_one_encoded(model, b, default_temperature, network, edge=edge),
             image_bytes,
             fn_output_signature=(
                 tf.TensorSpec([], tf.string),
@@ -109,7 +112,7 @@ def build_archive(model, temperature=bins.DEFAULT_TEMPERATURE, xla=False):
     def colorize_bytes_with_hints(image_bytes, hint_points, hint_rgb):
         png, probs = tf.map_fn(
             lambda args: _colorize_one_encoded(
-                model, *args[:1], default_temperature, network, *args[1:]
+                model, *args[:1], default_temperature, network, *args[1:], edge=edge
             ),
             (image_bytes, hint_points, hint_rgb),
             fn_output_signature=(
@@ -159,7 +162,13 @@ def build_archive(model, temperature=bins.DEFAULT_TEMPERATURE, xla=False):
 
 
 def export_saved_model(
-    model, output_dir, version=1, temperature=bins.DEFAULT_TEMPERATURE, xla=False, name="colorizer"
+    model,
+    output_dir,
+    version=1,
+    temperature=bins.DEFAULT_TEMPERATURE,
+    xla=False,
+    name="colorizer",
+    edge=guided.OFF,
 ):
     """Writes OUTPUT_DIR/saved_model/<name>/<version>/ and returns that path."""
     path = os.path.join(output_dir, "saved_model", name, str(int(version)))
@@ -167,5 +176,5 @@ def export_saved_model(
         raise FileExistsError(
             f"{path} exists; TF Serving versions are immutable. Use another --version."
         )
-    build_archive(model, temperature, xla).write_out(path, verbose=False)
+    build_archive(model, temperature, xla, edge).write_out(path, verbose=False)
     return path

@@ -10,11 +10,16 @@ and, for a model trained with hints, also
 (rasterised in the graph by colorization.core.hints.user_hint_map, as in the SavedModel);
 and returns
     ab           float32 (1, S/4, S/4, 2), decoded colour
+    ab_slope     float32 (1, S/4, S/4, 2), ab_offset the same: edge-aware decoding's
+                 coefficients (colorization.core.guided), with the radius and epsilon the
+                 file was exported with (config.json beside it records them); at radius 0
+                 the slope is 0 and the offset is ab
     class_probs  float32 (1, num_classes) (width 0 without a class branch)
 
-Returning ab rather than RGB keeps full resolution on the device: the app upsamples ab to the
-photo's size and joins it with the photo's own L (colorization/tflite_colorize.py shows how in
-NumPy), which a fixed-size graph cannot do.
+Returning ab rather than RGB keeps full resolution on the device: the app upsamples ab_slope
+and ab_offset to the photo's size and computes ab = ab_slope * L/100 + ab_offset with the
+photo's own L (or upsamples ab alone: plain bilinear decoding), then joins ab with L
+(colorization/tflite_colorize.py shows how in NumPy), which a fixed-size graph cannot do.
 
 Variants: float32; float16 weights; dynamic-range int8 (int8 weights, float activations);
 full-integer int8 (weights and activations, calibrated on a representative set of training
@@ -26,16 +31,16 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from colorization.core import bins, color
+from colorization.core import bins, color, guided
 from colorization.core import hints as hint_maps
 from colorization.model.network import input_size, model_inputs
 
 VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
 
 
-def _tflite_archive(model):
+def _tflite_archive(model, edge=guided.OFF):
     """A keras.export.ExportArchive with one signature: (grey, temperature[, hint_points,
-    hint_rgb]) -> ab, probs.
+    hint_rgb]) -> ab, ab_slope, ab_offset, class_probs (edge: guided.EdgeAware).
 
     ExportArchive tracks the Keras 3 variables so that the converter can freeze them.
     """
@@ -50,14 +55,16 @@ def _tflite_archive(model):
         maps = None
         if takes_hints:
             maps = hint_maps.user_hint_map(hint_points[0], hint_rgb[0], size, size, size)[None]
-        outputs = model(model_inputs(model, color.rgb_to_lightness(rgb), maps), training=False)
+        lightness = color.rgb_to_lightness(rgb)
+        outputs = model(model_inputs(model, lightness, maps), training=False)
         ab = bins.annealed_mean_from_logits(outputs["color_logits"], temperature[0])
+        slope, offset = guided.coefficients(ab, lightness, edge)
         probs = (
             tf.nn.softmax(tf.cast(outputs["class_logits"], tf.float32))
             if has_class
             else tf.zeros([1, 0], tf.float32)
         )
-        return {"ab": ab, "class_probs": probs}
+        return {"ab": ab, "ab_slope": slope, "ab_offset": offset, "class_probs": probs}
 
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -111,9 +118,9 @@ def grey_from_rgb(rgb):
     return color.lightness_to_rgb(color.rgb_to_lightness(rgb))[..., :1]
 
 
-def convert(model, variants, representative_images=None):
+def convert(model, variants, representative_images=None, edge=guided.OFF):
     """{variant: TFLite flatbuffer bytes} of `model`, every variant converted from one
-    written archive."""
+    written archive (edge: the edge-aware decoding its ab_slope and ab_offset carry)."""
     for variant in variants:
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}. Received: variant={variant!r}")
@@ -126,7 +133,7 @@ def convert(model, variants, representative_images=None):
     # every variant is converted from it.
     contents = {}
     with tempfile.TemporaryDirectory() as directory:
-        _tflite_archive(model).write_out(directory, verbose=False)
+        _tflite_archive(model, edge).write_out(directory, verbose=False)
         for variant in variants:
             converter = tf.lite.TFLiteConverter.from_saved_model(directory)
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -149,12 +156,14 @@ def convert(model, variants, representative_images=None):
     return contents
 
 
-def export_tflite(model, output_dir, variants=VARIANTS, representative_images=None):
+def export_tflite(
+    model, output_dir, variants=VARIANTS, representative_images=None, edge=guided.OFF
+):
     """Writes OUTPUT_DIR/tflite/colorizer_<variant>.tflite for each variant; returns paths."""
     directory = os.path.join(output_dir, "tflite")
     os.makedirs(directory, exist_ok=True)
     paths = {}
-    for variant, content in convert(model, variants, representative_images).items():
+    for variant, content in convert(model, variants, representative_images, edge).items():
         path = os.path.join(directory, f"colorizer_{variant}.tflite")
         with open(path, "wb") as f:
             f.write(content)

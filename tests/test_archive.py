@@ -190,9 +190,15 @@ def colorizer():
     return Colorizer()
 
 
-def test_the_batched_steps_colour_as_the_colorizer_does(colorizer):
+@pytest.mark.parametrize("edge_radius", [0, 2])
+def test_the_batched_steps_colour_as_the_colorizer_does(colorizer, edge_radius):
+    """With bilinear and with edge-aware decoding (the colorizer's own setting)."""
     from colorization.archive.steps import Steps
 
+    if edge_radius:
+        from colorization.inference.colorizer import Colorizer
+
+        colorizer = Colorizer(edge_radius=edge_radius)
     steps = Steps(colorizer, batch_size=4)
     photos = [photo(10 + i, 37 + 9 * i, 61 - 5 * i) for i in range(3)]
     prepared = [steps.prepare(p) for p in photos]

@@ -234,3 +234,34 @@ def test_skip_examples_scores_the_photos_after_the_first_n(model_dir, tmp_path):
         EvalConfig(models=models, output_dir="out", protocol="crop", skip_examples=3)
     with pytest.raises(ValueError, match="skip_examples must be >= 0. Received: -1"):
         EvalConfig(models=models, output_dir="out", skip_examples=-1)
+
+
+def test_contact_sheet_command_writes_one_row_per_photo(tmp_path):
+    """grey | each model | truth per photo under a header; a bad file is skipped and
+    counted; one model scored twice with two decodings gives two columns."""
+    from PIL import Image
+
+    from tests.helpers import photo, run_module
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(photo(60 + i, 48, 72)).save(folder / f"p{i}.png")
+    (folder / "broken.jpg").write_bytes(b"not a photo")
+    out = tmp_path / "sheet.png"
+    result = run_module(
+        "colorization.contact_sheet",
+        str(folder),
+        "--model=plain=colorization/pretrained@0,edges=colorization/pretrained@2",
+        f"--output={out}",
+        "--height=60",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "2 photos x 2 models; 1 skipped" in result.stdout
+    sheet = np.asarray(Image.open(out))
+    # A 28-pixel header, then two rows of 60 + 4 pixels; four columns of 80 + 4.
+    assert sheet.shape == (28 + 2 * 64, 4 * 84, 3)
+    truth_cell = sheet[28 + 64 : 28 + 124, 3 * 84 : 3 * 84 + 80]
+    assert truth_cell.std() > 10  # a photo, not the white background
+    bad = run_module("colorization.contact_sheet", str(folder), f"--output={out}", "--model=x@-1")
+    assert bad.returncode == 2 and "radius must be >= 0" in bad.stderr

@@ -241,6 +241,55 @@ def test_every_format_colours_at_the_model_s_own_temperature(source_model_dir, t
     assert np.abs(runner.colorize(image)[0].astype(int) - reference).max() <= 2
 
 
+def test_every_format_decodes_edge_aware_alike_on_and_off(source_model_dir, tmp_path):
+    """Exported with --edge_radius=2: the SavedModel, the TFLite file (through the Colorizer
+    and the TensorFlow-free runner) colour as the Keras model with edge-aware decoding, the
+    config.json beside them records it, the runner can turn it off (then it colours as
+    bilinear Keras), and asking an export for another decoding is an error."""
+    import shutil
+
+    import keras
+
+    model_dir = tmp_path / "peaked"
+    shutil.copytree(source_model_dir, model_dir)
+    model = keras.saving.load_model(model_dir / "model.keras", compile=False)
+    layer = model.get_layer("color_logits")
+    # Random colour weights: the tiny model paints every pixel alike; these make the
+    # colour change across the photo, so that its edges matter.
+    kernel, bias = layer.get_weights()
+    kernel = np.random.default_rng(0).normal(0.0, 16.0, kernel.shape).astype(np.float32)
+    layer.set_weights([kernel, bias])
+    model.save(model_dir / "model.keras")
+    out = tmp_path / "exported"
+    result = run_module(
+        "export",
+        f"--model={model_dir}",
+        f"--output_dir={out}",
+        "--formats=saved_model,tflite",
+        "--tflite_variants=float32",
+        "--edge_radius=2",
+        "--edge_epsilon=0.02",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    recorded = model_files.read_config(str(out))
+    assert (recorded.edge_radius, recorded.edge_epsilon) == (2, 0.02)
+    image = photo(21, 60, 84)
+    on = Colorizer(str(model_dir), edge_radius=2, edge_epsilon=0.02).colorize(image).astype(int)
+    off = Colorizer(str(model_dir)).colorize(image).astype(int)
+    assert np.abs(on - off).max() > 6  # the decoding shows in the colours
+    lite_path = str(out / "tflite" / "colorizer_float32.tflite")
+    for path in (str(out / "saved_model" / "colorizer" / "1"), lite_path):
+        other = Colorizer(path)
+        assert other.edge == Colorizer(str(model_dir), edge_radius=2, edge_epsilon=0.02).edge
+        assert np.abs(other.colorize(image).astype(int) - on).max() <= 2, path
+        with pytest.raises(ValueError, match="decodes ab as it was exported"):
+            Colorizer(path, edge_radius=0)
+    runner = tflite_colorize.TFLiteColorizer(lite_path)
+    assert np.abs(runner.colorize(image)[0].astype(int) - on).max() <= 2
+    plain = tflite_colorize.TFLiteColorizer(lite_path, edge_aware=False)
+    assert np.abs(plain.colorize(image)[0].astype(int) - off).max() <= 2
+
+
 def test_tflite_script_runs_without_tensorflow(exported, tmp_path):
     """colorization/tflite_colorize.py with TensorFlow made unimportable."""
     Image.fromarray(photo(12, 33, 71)).save(tmp_path / "in.jpg")

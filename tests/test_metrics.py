@@ -107,3 +107,76 @@ def test_class_metrics():
     # Class 0: AP 1 (the top-scored image is positive); class 1: the one positive ranks first
     # too; class 2: positives ranked 1st and 3rd among four, AP = (1 + 2/3) / 2.
     assert result["mean_average_precision"] == pytest.approx(100 * (1 + 1 + (1 + 2 / 3) / 2) / 3)
+
+
+def _loop_blotch(pred_ab, true_ab, segments):
+    """The blotch measure with a plain loop over segments."""
+    total, pixels = 0.0, 0
+    for label in np.unique(segments):
+        inside = segments == label
+        spreads = []
+        for ab in (pred_ab, true_ab):
+            values = ab[inside].astype(np.float64)
+            spreads.append(np.sqrt(((values - values.mean(0)) ** 2).sum(1).mean()))
+        total += max(spreads[0] - spreads[1], 0.0) * inside.sum()
+        pixels += inside.sum()
+    return total / pixels
+
+
+def test_blotch_matches_a_loop_over_segments():
+    rng = np.random.default_rng(3)
+    segments = np.zeros((12, 10), int)
+    segments[:, 4:] = 1
+    segments[8:, :] = 2
+    true_ab = rng.normal(0, 5, (12, 10, 2))
+    pred_ab = rng.normal(0, 9, (12, 10, 2))
+    pred_ab[segments == 2] = [30.0, -10.0]  # one colour on one surface: no excess there
+    got = metrics.blotch(pred_ab, true_ab, segments)
+    assert got == pytest.approx(_loop_blotch(pred_ab, true_ab, segments))
+    assert got > 0
+    # A surface painted in one colour each, and the truth itself, have no blotch.
+    flat = np.zeros_like(pred_ab)
+    assert metrics.blotch(flat, true_ab, segments) == 0.0
+    assert metrics.blotch(true_ab, true_ab, segments) == 0.0
+
+
+def test_superpixels_do_not_cross_a_strong_edge():
+    lightness = np.full((40, 60), 20.0)
+    lightness[:, 30:] = 80.0
+    segments = metrics.superpixels(lightness, segments=12)
+    assert segments.min() == 0
+    left, right = set(np.unique(segments[:, :30])), set(np.unique(segments[:, 30:]))
+    assert left and right and not left & right
+
+
+def test_edge_band_and_bleeding_by_hand():
+    lightness = np.full((6, 20), 20.0)
+    lightness[:, 10:] = 80.0
+    band = metrics.edge_band(lightness)
+    # Central differences are 30 L units at columns 9 and 10; the band reaches 2 more.
+    assert np.array_equal(np.where(band.all(0))[0], np.arange(7, 13))
+    assert not band[:, :7].any() and not band[:, 13:].any()
+    true_ab = np.zeros((6, 20, 2))
+    pred_ab = np.zeros((6, 20, 2))
+    pred_ab[:, 7:13] = [3.0, 4.0]  # error 5 in the band
+    pred_ab[:, :7] = [0.0, 1.0]  # error 1 on 7 of the 14 columns outside it
+    assert metrics.bleeding(pred_ab, true_ab, band) == pytest.approx(5.0 - 0.5)
+    assert metrics.bleeding(pred_ab, true_ab, np.zeros_like(band)) == 0.0
+
+
+def test_photo_scores_carry_blotch_and_bleeding():
+    from colorization.evaluation import photos
+
+    rng = np.random.default_rng(4)
+    truth = np.zeros((32, 48, 3), np.uint8)
+    truth[:, :24] = [200, 40, 40]
+    truth[:, 24:] = [40, 60, 200]
+    noisy = np.clip(truth + rng.normal(0, 40, truth.shape), 0, 255).astype(np.uint8)
+    record = photos.score_photo(truth, {"noisy": noisy, "same": truth})
+    methods = record["methods"]
+    assert methods["grey"]["blotch"] == 0.0
+    assert methods["same"]["blotch"] == 0.0 and methods["same"]["bleeding"] == 0.0
+    assert methods["noisy"]["blotch"] > 5.0
+    summary = photos.summarize([record], num_bootstrap=20)
+    assert summary["metrics"]["noisy"]["blotch"] == pytest.approx(methods["noisy"]["blotch"])
+    assert "blotch" in summary["interval"]["differences"]["noisy - grey"]

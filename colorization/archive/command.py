@@ -48,6 +48,17 @@ def define_flags():
         "Annealed-mean temperature (lower = more vivid); default: the model's (its config.json), "
         f"else {DEFAULT_TEMPERATURE}.",
     )
+    flags.DEFINE_integer(
+        "edge_radius",
+        None,
+        "Edge-aware decoding: 0 = bilinear upsampling of ab, else the guided filter's radius "
+        "in cells of the network's S/4 grid (colour edges follow the photo's); default: the "
+        "model's (its config.json).",
+        lower_bound=0,
+    )
+    flags.DEFINE_float(
+        "edge_epsilon", None, "Its epsilon (a variance of L/100); default: the model's."
+    )
     flags.DEFINE_bool(
         "overwrite",
         False,
@@ -120,6 +131,8 @@ def run_colorize(
     workers=DEFAULT_WORKERS,
     max_pixels=DEFAULT_MAX_PIXELS,
     stream=None,
+    edge_radius=None,
+    edge_epsilon=None,
 ):
     """Colorizes `inputs` (files or folders); returns the summary of
     colorization.archive.runner.colorize_files ({"written", "kept", "failed", "failures",
@@ -131,7 +144,16 @@ def run_colorize(
     files, missing = collect_inputs(inputs)
     for path in missing:
         print(f"error: {path}: no such file or directory", file=sys.stderr)
-    colorizer = Colorizer(model, temperature=temperature, num_threads=num_threads)
+    try:
+        colorizer = Colorizer(
+            model,
+            temperature=temperature,
+            num_threads=num_threads,
+            edge_radius=edge_radius,
+            edge_epsilon=edge_epsilon,
+        )
+    except ValueError as e:
+        raise cli.CommandError(str(e)) from None
     if hints is not None:
         if len(files) != 1:
             raise cli.CommandError(f"--hints applies to one photo; {len(files)} inputs were given.")
@@ -187,5 +209,7 @@ def main(argv):
         FLAGS.batch_size,
         FLAGS.workers,
         FLAGS.max_pixels,
+        edge_radius=FLAGS.edge_radius,
+        edge_epsilon=FLAGS.edge_epsilon,
     )
     return 1 if counts["failed"] and not counts["written"] else 0

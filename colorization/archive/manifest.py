@@ -20,9 +20,20 @@ import os
 import threading
 
 MANIFEST_NAME = "manifest.jsonl"
-# How ab at S/4 becomes the output's colour: the annealed mean, upsampled bilinearly and
-# joined with the photo's own L (colorization.inference.colorizer.rgb_from_ab).
+# How ab at S/4 becomes the output's colour: the annealed mean, upsampled bilinearly (or
+# edge-aware, colorization.core.guided) and joined with the photo's own L
+# (colorization.inference.colorizer.rgb_from_ab).
 DECODING = "annealed_mean, bilinear ab, full-resolution L"
+
+
+def decoding_of(edge):
+    """The manifest's decoding text for a guided.EdgeAware setting."""
+    if not edge.on:
+        return DECODING
+    return (
+        f"annealed_mean, edge-aware ab (guided filter radius {edge.radius}, epsilon "
+        f"{edge.epsilon:g}), full-resolution L"
+    )
 
 
 def model_sha256(path):
@@ -58,7 +69,7 @@ def settings_of(colorizer, temperature, side_by_side=False, hints=None):
         "model_sha256": model_sha256(colorizer.path),
         "network_size": int(colorizer.network_size),
         "temperature": float(temperature),
-        "decoding": DECODING,
+        "decoding": decoding_of(colorizer.edge),
         "side_by_side": bool(side_by_side),
         "hints": [[int(x), int(y), [int(c) for c in rgb]] for x, y, rgb in hints]
         if hints

@@ -290,6 +290,10 @@ class TrainConfig:
       trainable: "all" (every layer the model config leaves trainable) or "hints" (only the
         colour-hint layers, `*_hints`: a network warm-started from one without hints then
         colours exactly as that one when given no hint, and learns to follow hints).
+      edge_radius, edge_epsilon: how the trained model's ab is upsampled to a photo when it
+        colours one (colorization.core.guided): 0 = bilinear; else edge-aware, the guided
+        filter's window radius in cells of the S/4 grid and its epsilon (a variance of
+        L/100). Recorded like the temperature, so every format decodes as its model says.
       semantic_from: the float DeepLabV3-MobileNetV2 TFLite file
         (deeplabv3_257_mv_gpu.tflite) whose weights the semantic prior starts from; needed
         with semantic_prior unless init_from is a .keras model that holds them.
@@ -335,6 +339,8 @@ class TrainConfig:
     jit_compile: str = "auto"
     trainable: str = "all"
     semantic_from: str = ""
+    edge_radius: int = 0
+    edge_epsilon: float = 0.01
 
     def __post_init__(self):
         def check(ok, message):
@@ -381,6 +387,11 @@ class TrainConfig:
             f"Received: eval_every={self.eval_every}",
         )
         check(self.temperature > 0, f"temperature must be > 0. Received: {self.temperature}")
+        check(
+            self.edge_radius >= 0 and self.edge_epsilon > 0,
+            "edge_radius must be >= 0 (0 = bilinear decoding) and edge_epsilon > 0. "
+            f"Received: edge_radius={self.edge_radius}, edge_epsilon={self.edge_epsilon}",
+        )
         check(
             0 <= self.mix_lambda <= 1, f"mix_lambda must be in [0, 1]. Received: {self.mix_lambda}"
         )

@@ -123,6 +123,27 @@ class EvalConfig:
             )
 
 
+def split_decoding(path):
+    """ "PATH" or "PATH@RADIUS" or "PATH@RADIUS/EPSILON" -> (PATH, radius or None, epsilon
+    or None): one model scored with another edge-aware decoding (colorization.core.guided;
+    radius 0 = bilinear) beside itself. ValueError names a bad suffix."""
+    base, sep, suffix = path.rpartition("@")
+    if not sep or os.path.exists(path):
+        return path, None, None
+    radius, _, epsilon = suffix.partition("/")
+    try:
+        radius = int(radius)
+        epsilon = float(epsilon) if epsilon else None
+    except ValueError:
+        raise ValueError(
+            f"model {path!r}: expected PATH@RADIUS or PATH@RADIUS/EPSILON after '@' (edge-aware "
+            "decoding, e.g. model_dir@2/0.01)."
+        ) from None
+    if radius < 0 or (epsilon is not None and epsilon <= 0):
+        raise ValueError(f"model {path!r}: radius must be >= 0 and epsilon > 0.")
+    return base, radius, epsilon
+
+
 def parse_models(items, default):
     """["PATH" or "NAME=PATH", ...] -> ((name, path), ...); no items: (("shipped", default),).
 
@@ -147,7 +168,9 @@ def define_flags():
         "model",
         [],
         "Models, comma-separated, each PATH or NAME=PATH (.keras, model_dir or checkpoint; "
-        "full also SavedModel and .tflite); default: the colorizer shipped with the package.",
+        "full also SavedModel and .tflite); default: the colorizer shipped with the package. "
+        "PATH@RADIUS[/EPSILON] colours with that edge-aware decoding instead of the model's "
+        "own (0 = bilinear), so one model can be scored with several side by side.",
     )
     flags.DEFINE_enum(
         "protocol",
@@ -366,8 +389,8 @@ def format_full_table(summaries, names):
     """Markdown lines: per set and method, each model minus grey and its figures."""
     lines = [
         "| set | method | photos | AuC − grey [95% CI] | rebalanced AuC − grey [95% CI] | "
-        "colourfulness (% of truth) | sepia share | class top-1 |",
-        "|---|---|---|---|---|---|---|---|",
+        "colourfulness (% of truth) | sepia share | blotch (ab) | bleeding (ab) | class top-1 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for set_name, summary in summaries.items():
         for name in names:
@@ -389,7 +412,10 @@ def format_full_table(summaries, names):
                 if cls.get("num_labelled")
                 else "–"
             )
-            row += f"{100 * m['colorfulness_ratio']:.0f}% | {m['sepia_share']:.1f}% | {top1} |"
+            row += (
+                f"{100 * m['colorfulness_ratio']:.0f}% | {m['sepia_share']:.1f}% | "
+                f"{m['blotch']:.2f} | {m['bleeding']:.2f} | {top1} |"
+            )
             lines.append(row)
     return lines
 
@@ -398,8 +424,9 @@ def format_pair_table(summaries, pairs):
     """Markdown lines: the paired differences first - second per set."""
     lines = [
         "| set | difference | AuC [95% CI] | rebalanced AuC [95% CI] | PSNR dB [95% CI] | "
-        "colourfulness ratio [95% CI] | sepia share [95% CI] |",
-        "|---|---|---|---|---|---|---|",
+        "colourfulness ratio [95% CI] | sepia share [95% CI] | blotch [95% CI] | "
+        "bleeding [95% CI] |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for set_name, summary in summaries.items():
         for first, second in pairs:
@@ -410,7 +437,9 @@ def format_pair_table(summaries, pairs):
                 f"{_interval_text(d['rebalanced_auc'], iv['rebalanced_auc'])} | "
                 f"{_interval_text(d['psnr'], iv['psnr'])} | "
                 f"{_interval_text(100 * d['colorfulness_ratio'], [100 * v for v in iv['colorfulness_ratio']])} | "
-                f"{_interval_text(d['sepia_share'], iv['sepia_share'])} |"
+                f"{_interval_text(d['sepia_share'], iv['sepia_share'])} | "
+                f"{_interval_text(d['blotch'], iv['blotch'])} | "
+                f"{_interval_text(d['bleeding'], iv['bleeding'])} |"
             )
     return lines
 
@@ -448,10 +477,16 @@ def run_full(config):
     from colorization.inference import Colorizer
     from data_prep import pipeline, sources
 
-    colorizers = {
-        name: Colorizer(path, temperature=config.temperature, image_size=config.image_size or None)
-        for name, path in config.models
-    }
+    colorizers = {}
+    for name, spec in config.models:
+        path, radius, epsilon = split_decoding(spec)
+        colorizers[name] = Colorizer(
+            path,
+            temperature=config.temperature,
+            image_size=config.image_size or None,
+            edge_radius=radius,
+            edge_epsilon=epsilon,
+        )
     methods = {name: c.colorize_batch for name, c in colorizers.items()}
     models = [name for name, _ in config.models]
     pairs = [(models[0], other) for other in models[1:]]
@@ -464,7 +499,7 @@ def run_full(config):
             pairs.append((f"{name}+{count}h", name))
     names = [GREY, *methods]
     models = list(methods)
-    spec = config.dataset or _default_spec(config.models[0][1])
+    spec = config.dataset or _default_spec(split_decoding(config.models[0][1])[0])
     sets = sources.expand_spec(spec, config.data_root)
     all_records, per_set, sheet_rows, empty = [], {}, [], []
     for part in sets:
@@ -532,7 +567,10 @@ def run_full(config):
                 "size": r["size"],
                 "true_mean_ab": r["true_mean_ab"],
                 **{
-                    n: {k: r["methods"][n][k] for k in ("psnr", "colorfulness", "mean_ab")}
+                    n: {
+                        k: r["methods"][n].get(k)
+                        for k in ("psnr", "colorfulness", "mean_ab", "blotch", "bleeding")
+                    }
                     for n in names
                 },
             }
@@ -606,7 +644,11 @@ def main(argv):
         config = config_from_flags()
     except ValueError as e:
         raise cli.CommandError(str(e)) from None
-    for _, path in config.models:
+    for _, spec in config.models:
+        try:
+            path = split_decoding(spec)[0]
+        except ValueError as e:
+            raise cli.CommandError(str(e)) from None
         if not model_files.exists(path):
             raise cli.CommandError(f"model {path!r} does not exist.")
     # Bad input inside the run is a CommandError or a SourceError; any other exception is a

@@ -27,7 +27,15 @@ from colorization.evaluation.metrics import GREY
 
 _BUCKETS = metrics.MAX_THRESHOLD + 2
 # The metrics of every method in a summary.
-METRICS = ("auc", "rebalanced_auc", "psnr", "colorfulness_ratio", "sepia_share")
+METRICS = (
+    "auc",
+    "rebalanced_auc",
+    "psnr",
+    "colorfulness_ratio",
+    "sepia_share",
+    "blotch",
+    "bleeding",
+)
 _RESAMPLES_PER_CHUNK = 100
 
 
@@ -54,7 +62,8 @@ def score_photo(true_rgb, predictions):
 
     Returns:
       {"true_colorfulness", "true_mean_ab" [a, b], "methods": {name: {"histogram" (313, 152)
-      int32, "psnr", "colorfulness", "mean_ab" [a, b]}}} with the grey baseline first.
+      int32, "psnr", "colorfulness", "mean_ab" [a, b], "blotch", "bleeding"}}} with the grey
+      baseline first (metrics module for blotch and bleeding).
     """
     if GREY in predictions:
         raise ValueError(f"{GREY!r} names the grey baseline; give the model another name.")
@@ -62,6 +71,8 @@ def score_photo(true_rgb, predictions):
     true_ab = true_lab[..., 1:]
     true_bins = bins.hard_encode(true_ab.astype(np.float32)).numpy()
     methods = {GREY: metrics.grey_baseline(true_lab[None, ..., :1])[0], **predictions}
+    segments = metrics.superpixels(true_lab[..., 0])
+    band = metrics.edge_band(true_lab[..., 0])
     record = {
         "true_colorfulness": float(metrics.colorfulness(true_rgb[None])[0]),
         "true_mean_ab": [float(v) for v in true_ab.reshape(-1, 2).mean(0)],
@@ -78,6 +89,8 @@ def score_photo(true_rgb, predictions):
             "psnr": float(metrics.psnr(rgb[None], true_rgb[None])[0]),
             "colorfulness": float(metrics.colorfulness(rgb[None])[0]),
             "mean_ab": [float(v) for v in pred_ab.reshape(-1, 2).mean(0)],
+            "blotch": metrics.blotch(pred_ab, true_ab, segments),
+            "bleeding": metrics.bleeding(pred_ab, true_ab, band),
         }
     return record
 
@@ -105,6 +118,8 @@ def _method_statistics(records, name, true_cf, true_sepia):
         # The photo looks brown/orange while its truth does not.
         "sepia": (metrics.is_sepia(mean_ab) & ~true_sepia).astype(np.float64),
         "true_colorfulness": true_cf,
+        "blotch": np.array([r["methods"][name].get("blotch", np.nan) for r in records]),
+        "bleeding": np.array([r["methods"][name].get("bleeding", np.nan) for r in records]),
     }
 
 
@@ -120,6 +135,8 @@ def _score(stats, weights):
         "colorfulness_ratio": (weights @ stats["colorfulness"])
         / (weights @ stats["true_colorfulness"]),
         "sepia_share": 100.0 * (weights @ stats["sepia"]) / total,
+        "blotch": weights @ stats["blotch"] / total,
+        "bleeding": weights @ stats["bleeding"] / total,
     }
 
 

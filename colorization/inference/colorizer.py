@@ -2,8 +2,11 @@
 colorize CLI and the exported graphs.
 
 The network sees L resized to S x S and predicts ab at S/4 x S/4. The ab map is decoded
-with the annealed mean, upsampled (bilinear) to the ORIGINAL resolution and joined with the
-ORIGINAL full-resolution L, so no detail of the photo is lost to the network's resolution.
+with the annealed mean, upsampled to the ORIGINAL resolution and joined with the ORIGINAL
+full-resolution L, so no detail of the photo is lost to the network's resolution. The
+upsampling is bilinear, or edge-aware (colorization.core.guided: ab fitted locally as a
+linear function of L, so colour edges follow the photo's edges) when the model's config
+or the caller asks for it.
 """
 
 import os
@@ -11,7 +14,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from colorization.core import bins, color
+from colorization.core import bins, color, guided
 from colorization.core import hints as hint_maps
 from colorization.inference.hint_points import padded, parse_hints
 from colorization.model.network import input_size, model_inputs
@@ -37,27 +40,43 @@ def decode_ab(color_logits, height, width, temperature=bins.DEFAULT_TEMPERATURE)
     return tf.image.resize(ab, tf.stack([height, width]), method="bilinear")
 
 
-def compose_rgb(lightness, color_logits, temperature=bins.DEFAULT_TEMPERATURE):
+def compose_rgb(
+    lightness,
+    color_logits,
+    temperature=bins.DEFAULT_TEMPERATURE,
+    network_lightness=None,
+    edge=guided.OFF,
+):
     """Full-resolution RGB from full-resolution L and the model's colour logits.
 
     Args:
       lightness: float (batch, H, W, 1), L in [0, 100], at the original resolution.
       color_logits: float (batch, h, w, 313).
       temperature: annealed-mean temperature.
+      network_lightness: the L the network saw (batch, S, S, 1); needed when `edge` is on.
+      edge: `guided.EdgeAware` (default off: bilinear upsampling).
 
     Returns:
       (rgb float32 (batch, H, W, 3) in [0, 1], ab float32 (batch, H, W, 2)).
     """
-    return rgb_from_ab(lightness, bins.annealed_mean_from_logits(color_logits, temperature))
+    ab = bins.annealed_mean_from_logits(color_logits, temperature)
+    return rgb_from_ab(lightness, ab, network_lightness, edge)
 
 
-def rgb_from_ab(lightness, ab):
+def rgb_from_ab(lightness, ab, network_lightness=None, edge=guided.OFF):
     """`compose_rgb` from decoded ab: full-resolution L (batch, H, W, 1) and ab at the
     network's resolution (batch, h, w, 2) -> (rgb (batch, H, W, 3) in [0, 1], ab upsampled
-    (bilinear) to (batch, H, W, 2))."""
+    to (batch, H, W, 2): bilinear, or guided by L when `edge` is on, which needs the L the
+    network saw, `network_lightness` (batch, S, S, 1))."""
     lightness = tf.cast(lightness, tf.float32)
-    shape = tf.shape(lightness)
-    ab = tf.image.resize(tf.cast(ab, tf.float32), tf.stack([shape[1], shape[2]]), method="bilinear")
+    ab = tf.cast(ab, tf.float32)
+    if edge.on:
+        if network_lightness is None:
+            raise ValueError("edge-aware decoding needs the L the network saw.")
+        ab = guided.apply(*guided.coefficients(ab, network_lightness, edge), lightness)
+    else:
+        shape = tf.shape(lightness)
+        ab = tf.image.resize(ab, tf.stack([shape[1], shape[2]]), method="bilinear")
     rgb = color.lab_to_rgb(tf.concat([lightness, ab], axis=-1))
     return rgb, ab
 
@@ -95,7 +114,9 @@ def rgb_to_model_lightness(image):
     return color.rgb_to_lightness(rgb)
 
 
-def colorize_tensor(model, image, temperature=bins.DEFAULT_TEMPERATURE, network=None, hints=None):
+def colorize_tensor(
+    model, image, temperature=bins.DEFAULT_TEMPERATURE, network=None, hints=None, edge=guided.OFF
+):
     """The whole inference path in TF ops: uint8 image in, coloured uint8 image out.
 
     Args:
@@ -108,6 +129,7 @@ def colorize_tensor(model, image, temperature=bins.DEFAULT_TEMPERATURE, network=
         here, so only the network (fixed S) is compiled, not the photo-sized maths.
       hints: float32 (batch, S, S, 3) hint maps (colorization.core.hints) for a model that
         takes them; None = none (automatic colour).
+      edge: `guided.EdgeAware`, how ab is upsampled (default bilinear).
 
     Returns:
       {"rgb": uint8 (batch, H, W, 3), "ab": float32 (batch, H, W, 2),
@@ -116,8 +138,10 @@ def colorize_tensor(model, image, temperature=bins.DEFAULT_TEMPERATURE, network=
     lightness = rgb_to_model_lightness(image)
     image_size = input_size(model)
     network = network or (lambda inputs: model(inputs, training=False))
-    outputs = network(model_inputs(model, model_input(lightness, image_size), hints))
-    rgb, ab = compose_rgb(lightness, tf.cast(outputs["color_logits"], tf.float32), temperature)
+    small = model_input(lightness, image_size)
+    outputs = network(model_inputs(model, small, hints))
+    logits = tf.cast(outputs["color_logits"], tf.float32)
+    rgb, ab = compose_rgb(lightness, logits, temperature, small, edge)
     result = {"rgb": to_uint8(rgb), "ab": ab}
     if "class_logits" in outputs:
         result["class_probs"] = tf.nn.softmax(tf.cast(outputs["class_logits"], tf.float32), axis=-1)
@@ -132,6 +156,9 @@ class KerasBackend:
 
     def __init__(self, path, image_size=None, precision="float32"):
         from colorization.model import model_files
+
+        # How ab is upsampled; the Colorizer sets it from the config or its caller.
+        self.edge = guided.OFF
 
         self.model, config = model_files.load_model_dir(path)
         self.config = config
@@ -157,7 +184,7 @@ class KerasBackend:
         self.image_size = input_size(self.model)
         self._run = tf.function(
             lambda image, temperature, hints: colorize_tensor(
-                self.model, image, temperature, hints=hints
+                self.model, image, temperature, hints=hints, edge=self.edge
             ),
             reduce_retracing=True,
             autograph=False,  # straight TensorFlow: traced as written
@@ -306,7 +333,14 @@ class Colorizer:
     """
 
     def __init__(
-        self, path=None, temperature=None, num_threads=None, image_size=None, precision="float32"
+        self,
+        path=None,
+        temperature=None,
+        num_threads=None,
+        image_size=None,
+        precision="float32",
+        edge_radius=None,
+        edge_epsilon=None,
     ):
         """temperature: annealed-mean temperature; None = the one in the config.json of the
         model_dir, or beside an exported file (the shipped model's was chosen on training
@@ -315,7 +349,11 @@ class Colorizer:
         models from a model_dir only; weights do not depend on S).
         precision: "float32", "bfloat16" (the network under mixed_bfloat16: bfloat16
         convolutions, float32 outputs; Keras models from a model_dir) or "auto" (bfloat16
-        where the CPU has bf16 dot products, colorization.core.hardware)."""
+        where the CPU has bf16 dot products, colorization.core.hardware).
+        edge_radius, edge_epsilon: how ab is upsampled to the photo (colorization.core.guided:
+        radius 0 = bilinear, else edge-aware); None = the model's config.json (bilinear
+        when it has none). Exported files decode as they were exported (their config.json
+        records it); asking them for another setting is an error."""
         from colorization.core import hardware
         from colorization.model import model_files
 
@@ -359,6 +397,23 @@ class Colorizer:
             float(config.temperature) if config is not None else bins.DEFAULT_TEMPERATURE
         )
         self.class_names = list(config.model.class_names) if config is not None else None
+        recorded = guided.EdgeAware(
+            int(getattr(config, "edge_radius", 0) or 0),
+            float(getattr(config, "edge_epsilon", guided.DEFAULT_EPSILON)),
+        )
+        self.edge = guided.EdgeAware(
+            recorded.radius if edge_radius is None else int(edge_radius),
+            recorded.epsilon if edge_epsilon is None else float(edge_epsilon),
+        )
+        if exported and self.edge != recorded:
+            raise ValueError(
+                f"{self.path!r} decodes ab as it was exported (edge_radius={recorded.radius}, "
+                f"edge_epsilon={recorded.epsilon:g}, its config.json); received "
+                f"edge_radius={self.edge.radius}, edge_epsilon={self.edge.epsilon:g}. "
+                "Export it again with the setting, or colour with the Keras model."
+            )
+        # Set before the first call: the Keras backend traces its graph with it.
+        self.backend.edge = self.edge
 
     @property
     def kind(self):

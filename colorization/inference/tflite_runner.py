@@ -6,8 +6,10 @@
 Needs only ai-edge-litert, NumPy and Pillow (no TensorFlow). The steps an app repeats:
   1. L of the photo at full resolution (CIELAB, D65), and the grey photo with that L.
   2. The grey photo resized to the model's S x S, as uint8 -> the model -> ab at S/4.
-  3. ab upsampled (bilinear) to the photo's size, joined with the full-resolution L,
-     converted to sRGB.
+  3. The graph's ab_slope and ab_offset upsampled (bilinear) to the photo's size and
+     applied to its full-resolution L, ab = ab_slope * L/100 + ab_offset (edge-aware
+     decoding, as the file was exported; with it off the slope is 0 and the offset is the
+     plain ab), joined with L, converted to sRGB. --no_edge_aware upsamples ab instead.
 A model trained with hints also takes up to 32 points of colour (x, y in the photo's pixels
 and an sRGB colour): the runner scales them to the S x S input and pads the list, and the
 graph paints them. The output has the input's width and height. The temperature of the annealed mean is the
@@ -136,7 +138,7 @@ class TFLiteColorizer:
     else DEFAULT_TEMPERATURE. class_names: the class branch's outputs, when recorded.
     """
 
-    def __init__(self, model_path, num_threads=None, temperature=None):
+    def __init__(self, model_path, num_threads=None, temperature=None, edge_aware=True):
         self.interpreter = _load_interpreter(model_path, num_threads)
         self.runner = self.interpreter.get_signature_runner()
         inputs = self.runner.get_input_details()
@@ -149,6 +151,9 @@ class TFLiteColorizer:
             temperature = config["temperature"] if config else DEFAULT_TEMPERATURE
         self.temperature = float(temperature)
         self.class_names = config["model"].get("class_names") if config else None
+        # Files exported before edge-aware decoding return ab alone.
+        outputs = self.runner.get_output_details()
+        self.edge_aware = bool(edge_aware) and "ab_slope" in outputs
 
     def hint_inputs(self, hints, height, width):
         """The graph's hint_points and hint_rgb for a list of (x, y, (r, g, b)) in pixels of a
@@ -203,19 +208,29 @@ class TFLiteColorizer:
             temperature=np.array([temperature], np.float32),
             **inputs,
         )
-        ab = out["ab"][0].astype(np.float32)
-        # Upsample each ab channel to the photo's size (Pillow's 32-bit float images).
-        ab_full = np.stack(
-            [
-                np.asarray(
-                    Image.fromarray(ab[..., c]).resize((width, height), Image.Resampling.BILINEAR)
-                )
-                for c in range(2)
-            ],
-            -1,
-        )
+        if self.edge_aware:
+            slope = _upsampled(out["ab_slope"][0], width, height)
+            ab_full = slope * (full_l[..., None] / np.float32(100.0))
+            ab_full += _upsampled(out["ab_offset"][0], width, height)
+        else:
+            ab_full = _upsampled(out["ab"][0], width, height)
         lab = np.concatenate([full_l[..., None], ab_full.astype(np.float64)], -1)
         return lab_to_rgb_u8(lab), out["class_probs"][0]
+
+
+def _upsampled(channels, width, height):
+    """float32 (h, w, 2) resized bilinearly to (height, width, 2), one channel at a time
+    (Pillow's 32-bit float images)."""
+    channels = np.asarray(channels, np.float32)
+    return np.stack(
+        [
+            np.asarray(
+                Image.fromarray(channels[..., c]).resize((width, height), Image.Resampling.BILINEAR)
+            )
+            for c in range(channels.shape[-1])
+        ],
+        -1,
+    )
 
 
 def main(argv=None):
@@ -232,6 +247,11 @@ def main(argv=None):
     )
     parser.add_argument("--num_threads", type=int, default=None)
     parser.add_argument(
+        "--no_edge_aware",
+        action="store_true",
+        help="upsample the graph's ab bilinearly instead of its edge-aware coefficients",
+    )
+    parser.add_argument(
         "--hints",
         default=None,
         help='a JSON file of colour hints, [{"x": 10, "y": 20, "rgb": [200, 30, 40]}, ...] '
@@ -246,7 +266,7 @@ def main(argv=None):
         print(f"error: cannot read {args.input_image!r}: {e}", file=sys.stderr)
         return 2
     try:
-        colorizer = TFLiteColorizer(args.model, args.num_threads)
+        colorizer = TFLiteColorizer(args.model, args.num_threads, edge_aware=not args.no_edge_aware)
     except (OSError, ValueError, RuntimeError) as e:
         print(f"error: cannot load {args.model!r} as a colorizer .tflite: {e}", file=sys.stderr)
         return 2

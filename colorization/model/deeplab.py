@@ -161,11 +161,34 @@ def read_deeplab_v3_tflite(path):
         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
     )
     interpreter.allocate_tensors()
-    produced_by = {}
-    convs, pooled_inputs = [], []
-    for op in interpreter._get_ops_details():
+    ops = interpreter._get_ops_details()
+    produced_by, consumers = {}, {}
+    for op in ops:
         for out in op["outputs"]:
             produced_by[int(out)] = op["op_name"]
+        for i in op["inputs"]:
+            consumers.setdefault(int(i), []).append(op)
+    graph_inputs = {int(d["index"]) for d in interpreter.get_input_details()}
+
+    def constant(index):
+        return index >= 0 and index not in produced_by and index not in graph_inputs
+
+    def separate_bias(out):
+        """A converter writes a dilated convolution as SPACE_TO_BATCH_ND, the convolution
+        without its bias, BATCH_TO_SPACE_ND, then an ADD of the bias: that bias, or 0."""
+        after = consumers.get(out, [])
+        if len(after) != 1 or after[0]["op_name"] != "BATCH_TO_SPACE_ND":
+            return 0.0
+        after = consumers.get(int(after[0]["outputs"][0]), [])
+        if len(after) != 1 or after[0]["op_name"] != "ADD":
+            return 0.0
+        for i in (int(i) for i in after[0]["inputs"]):
+            if constant(i) and len(interpreter.get_tensor(i).shape) == 1:
+                return interpreter.get_tensor(i).astype(np.float32)
+        return 0.0
+
+    convs, pooled_inputs = [], []
+    for op in ops:
         if op["op_name"] not in ("CONV_2D", "DEPTHWISE_CONV_2D"):
             continue
         inputs = [int(i) for i in op["inputs"]]
@@ -175,13 +198,15 @@ def read_deeplab_v3_tflite(path):
                 f"{path!r} stores {weights.dtype} weights. Expected the float file "
                 "(deeplabv3_257_mv_gpu.tflite), not the 8-bit one."
             )
-        bias = interpreter.get_tensor(inputs[2]) if len(inputs) > 2 and inputs[2] >= 0 else None
+        channels = weights.shape[0] if op["op_name"] == "CONV_2D" else weights.shape[-1]
+        bias = np.zeros(channels, np.float32)
+        if len(inputs) > 2 and inputs[2] >= 0:
+            bias = interpreter.get_tensor(inputs[2]).astype(np.float32)
+        bias = bias + separate_bias(int(op["outputs"][0]))
         if op["op_name"] == "CONV_2D":
             kernel = weights.transpose(1, 2, 3, 0)
         else:
             kernel = weights[0][..., None]
-        if bias is None:
-            bias = np.zeros(weights.shape[0] if op["op_name"] == "CONV_2D" else weights.shape[-1])
         convs.append((kernel.astype(np.float32), np.asarray(bias, np.float32)))
         pooled_inputs.append(produced_by.get(inputs[0]) in ("AVERAGE_POOL_2D", "MEAN"))
     names = conv_layer_names()
