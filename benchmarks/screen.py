@@ -174,8 +174,13 @@ def _interval(value, bounds, scale=1.0):
 
 
 def summary_row(name, flags_text, minutes, result, reference=None):
-    """The variant's figures: pooled (and per set), against grey and the reference."""
-    pooled = result["all"]
+    """The variant's figures: pooled (and per set), against grey and the reference. With a
+    single val set the evaluation has no pooled summary: that set's figures are pooled."""
+    pooled = result.get("all")
+    if pooled is None:
+        if len(result["per_set"]) != 1:
+            raise ValueError("an evaluation without a pooled summary must hold one set.")
+        pooled = next(iter(result["per_set"].values()))
     row = {
         "variant": name,
         "flags": flags_text,

@@ -214,11 +214,20 @@ def test_colorizer_places_hints_in_photo_pixels(hint_model_dir):
         ([(3, 4, (1, 2, 300))], r"colour \[1, 2, 300\] is not three integers 0-255"),
         ([(3, 4)], r"is not \(x, y, \(r, g, b\)\)"),
         ([(3, 4, "red")], r"is not \(x, y, \(r, g, b\)\)"),
+        # A string of digits is not read digit by digit, a fraction is not truncated.
+        ([(3, 4, "200")], r"is not \(x, y, \(r, g, b\)\)"),
+        ([(3, 4, (10.5, 2, 3))], r"is not \(x, y, \(r, g, b\)\)"),
+        ([(3, 4, (True, 2, 3))], r"is not \(x, y, \(r, g, b\)\)"),
     ],
 )
 def test_bad_hints_name_what_is_wrong(bad, message):
     with pytest.raises(ValueError, match=message):
         parse_hints(bad, 40, 60)
+
+
+def test_whole_numbers_of_any_type_are_colours():
+    points, colours = parse_hints([(3, 4, (np.uint8(200), 10.0, np.int64(3)))], 40, 60)
+    assert colours.tolist() == [[200, 10, 3]] and points.tolist() == [[3.0, 4.0]]
 
 
 def test_hints_need_a_model_that_takes_them(model_dir):
@@ -316,6 +325,13 @@ def test_training_only_the_hint_layers_needs_a_hint_network():
         tiny_train_config("voc_dir:unused", "runs/x", trainable="hints")
     with pytest.raises(ValueError, match="trainable must be one of .* Received: trainable='head'"):
         tiny_train_config("voc_dir:unused", "runs/x", trainable="head")
+    # Trained alone, the hint layers need the rest of a trained network to start from.
+    from colorization.core.config import ModelConfig
+    from tests.conftest import TINY_MODEL_FLAGS
+
+    hinted = ModelConfig(**{**TINY_MODEL_FLAGS, "hints": True})
+    with pytest.raises(ValueError, match="trainable=hints needs init_from"):
+        tiny_train_config("voc_dir:unused", "runs/x", trainable="hints", model=hinted)
 
 
 @pytest.mark.slow

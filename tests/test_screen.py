@@ -13,6 +13,8 @@ def _summary(name, rebalanced, sepia, reference=True):
         "rebalanced_auc": rebalanced,
         "colorfulness_ratio": 0.8,
         "sepia_share": sepia,
+        "blotch": 0.25,
+        "bleeding": 1.5,
     }
     out = {
         "num_images": 10,
@@ -40,7 +42,7 @@ def test_rows_and_table_from_an_evaluation(tmp_path):
     assert row["per_set"]["folder:x"]["sepia_share"] == 20.0
     text = screen.markdown_row(row)
     assert text.startswith(
-        "| lever | `--fusion=false` | 9 | +0.50 | +6.00 | 80 % | 12.5 % | 75.0 % |"
+        "| lever | `--fusion=false` | 9 | +0.50 | +6.00 | 80 % | 12.5 % | 0.25 | 1.50 | 75.0 % |"
     )
     assert "+0.30 [+0.10, +0.50]" in text and "-2.00 [-4.00, +0.50]" in text
     doc = tmp_path / "experiments.md"
@@ -59,7 +61,12 @@ def test_rows_and_table_from_an_evaluation(tmp_path):
     base = screen.summary_row(
         "base", "", 8.0, {"all": _summary("base", 65, 15, False), "per_set": {}}
     )
-    assert screen.markdown_row(base).endswith("| — | — |")
+    assert screen.markdown_row(base).endswith("| — | — | — |")
+    # One val set: its figures are the pooled ones (the evaluation pools nothing).
+    single = screen.summary_row(
+        "one", "", 3.0, {"all": None, "per_set": {"folder:x": _summary("one", 64.0, 20.0, False)}}
+    )
+    assert single["pooled"]["sepia_share"] == 20.0 and single["num_images"] == 10
     assert screen.markdown_row(base).startswith("| base | `(base)` |")
     # A variant's seed and training data show beside its flags.
     other = {**row, "seed": 1, "train_dataset": "folder:photos/*"}

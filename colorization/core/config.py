@@ -422,6 +422,12 @@ class TrainConfig:
             self.trainable != "hints" or self.model.hints,
             "trainable=hints trains the colour-hint layers alone; it needs hints=True.",
         )
+        check(
+            self.trainable != "hints" or bool(self.init_from),
+            "trainable=hints needs init_from=MODEL.keras: it trains the colour-hint layers "
+            "alone and keeps every other layer as it starts, which from scratch is random. "
+            f"Received: init_from={self.init_from!r}",
+        )
         check(bool(self.model_dir), "model_dir must not be empty.")
         init = self.init_from
         from_tflite = init.startswith(TFLITE_INIT_PREFIX)

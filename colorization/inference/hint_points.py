@@ -14,6 +14,17 @@ import numpy as np
 PADDING = -1.0
 
 
+def _whole(value):
+    """Whether `value` is a whole number (an int, or a float or NumPy number without a
+    fraction), not a bool or a string."""
+    if isinstance(value, bool | str | bytes):
+        return False
+    try:
+        return float(value) == int(value)
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
 def parse_hints(hints, height, width):
     """Checks a user's hints and returns (points, colours) as NumPy arrays.
 
@@ -30,6 +41,10 @@ def parse_hints(hints, height, width):
         try:
             x, y, rgb = hint
             x, y = float(x), float(y)
+            # A string would be read character by character ("200" -> 2, 0, 0), a float
+            # truncated: only whole numbers are colours.
+            if isinstance(rgb, str | bytes) or not all(_whole(c) for c in rgb):
+                raise ValueError
             rgb = [int(c) for c in rgb]
         except (TypeError, ValueError):
             raise ValueError(
