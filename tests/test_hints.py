@@ -14,6 +14,7 @@ from colorization.inference.colorizer import Colorizer, parse_hints
 from colorization.model import model_files
 from colorization.model.network import HINT_SIGMA, build_model, model_inputs
 from data_prep import pipeline, sources
+from tests import helpers
 from tests.conftest import tiny_train_config
 
 
@@ -233,6 +234,16 @@ def test_whole_numbers_of_any_type_are_colours():
 def test_hints_need_a_model_that_takes_them(model_dir):
     with pytest.raises(ValueError, match="takes no colour hints"):
         Colorizer(str(model_dir)).colorize(np.zeros((8, 8, 3), np.uint8), hints=[(1, 1, (9, 9, 9))])
+
+
+def test_an_empty_hint_list_is_automatic_colour(model_dir, hint_model_dir):
+    """hints=[] colours as no hints at all, from a model with or without hint inputs."""
+    image = helpers.photo(31, 40, 56)
+    for path in (model_dir, hint_model_dir):
+        colorizer = Colorizer(str(path))
+        np.testing.assert_array_equal(
+            colorizer.colorize(image, hints=[]), colorizer.colorize(image)
+        )
 
 
 def test_the_hint_curve_scores_every_count_on_the_same_points(hint_model_dir, tmp_path):

@@ -455,6 +455,8 @@ class Colorizer:
         at the network's size (evaluation draws them from the truth)."""
         images = np.asarray(images)
         temperature = self.temperature if temperature is None else float(temperature)
+        if hints is not None and len(hints) == len(images) and not any(len(h) for h in hints):
+            hints = None  # no point on any photo: automatic colour, whatever the model
         if hints is None and hint_maps_given is None:
             return self.backend.colorize_batch(images, temperature)
         if not self.takes_hints:
@@ -484,7 +486,8 @@ class Colorizer:
         """uint8 (H, W) or (H, W, 1 or 3) -> uint8 (H, W, 3).
 
         hints: [(x, y, (r, g, b)), ...]: pixels of the photo and the colours they should have
-        (a model trained with hints follows them); None = automatic colour.
+        (a model trained with hints follows them); None or [] = automatic colour, from any
+        model.
         """
         image = np.asarray(image)
         if image.ndim == 2:
