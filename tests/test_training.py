@@ -628,3 +628,39 @@ def test_train_main_needs_a_preset_and_one_run_length(tmp_path):
     both = _train_main("--epochs=2", "--steps=10", f"--model_dir={model_dir}")
     assert both.returncode == 1 and "--epochs=2 and --steps=10" in both.stderr
     assert "Traceback" not in bare.stderr + both.stderr and not model_dir.exists()
+
+
+def test_a_worker_other_than_the_chief_reads_the_chief_s_priors(tmp_path, monkeypatch):
+    """It never computes priors of its own (the source is never touched): it waits for the
+    chief's file in model_dir, then weights the loss with exactly those."""
+    import threading
+
+    from colorization.core.config import TrainConfig
+    from colorization.training import trainer
+    from data_prep import priors
+
+    class Untouchable:
+        def __getattr__(self, name):
+            raise AssertionError(f"the worker read the source ({name})")
+
+    chief_dir, worker_dir = tmp_path / "run", tmp_path / "worker"
+    chief_dir.mkdir()
+    worker_dir.mkdir()
+    config = TrainConfig(model_dir=str(chief_dir))
+    chief_priors = priors.priors_from_counts(np.arange(313) % 7 + 1, metadata={"by": "chief"})
+    monkeypatch.setattr(trainer, "CHIEF_PRIORS_POLL_S", 0.05)
+    writer = threading.Timer(0.3, lambda: chief_priors.save(chief_dir / "priors.npz"))
+    writer.start()
+    got = trainer.load_or_compute_priors(config, Untouchable(), str(worker_dir), True, chief=False)
+    writer.join()
+    np.testing.assert_array_equal(got.weights, chief_priors.weights)
+    assert got.metadata["by"] == "chief" and (worker_dir / "priors.npz").exists()
+    monkeypatch.setattr(trainer, "CHIEF_PRIORS_TIMEOUT_S", 0.2)
+    with pytest.raises(TimeoutError, match="the chief computes them"):
+        trainer.load_or_compute_priors(
+            TrainConfig(model_dir=str(tmp_path / "none")),
+            Untouchable(),
+            str(tmp_path / "w2"),
+            False,
+            chief=False,
+        )

@@ -49,13 +49,38 @@ def _pipeline_config(config, training):
     )
 
 
-def load_or_compute_priors(config, source, model_dir, write_files):
-    """The priors to weight the colour loss with (saved in model_dir either way)."""
+# How long a worker other than the chief waits for the chief's priors, and how often it looks.
+CHIEF_PRIORS_TIMEOUT_S = 3600
+CHIEF_PRIORS_POLL_S = 10
+
+
+def load_or_compute_priors(config, source, model_dir, write_files, chief=True):
+    """The priors to weight the colour loss with (saved in model_dir either way).
+
+    A worker other than the chief (`chief=False`) never computes them: it reads the
+    priors_path, or waits for the chief's model_dir/priors.npz, so that every worker weights
+    the loss exactly as the chief does.
+    """
     target = os.path.join(model_dir, "priors.npz")
+    chief_file = os.path.join(config.model_dir, "priors.npz")
     if config.priors_path:
         result = priors.Priors.load(config.priors_path)
     elif tf.io.gfile.exists(target):
         return priors.Priors.load(target)
+    elif not chief:
+        start, told = time.monotonic(), None
+        while not tf.io.gfile.exists(chief_file):
+            waited = time.monotonic() - start
+            if waited >= CHIEF_PRIORS_TIMEOUT_S:
+                raise TimeoutError(
+                    f"no colour priors at {chief_file} after {waited:.0f} s; the chief computes "
+                    "them. Give every worker --priors=PATH to skip the wait."
+                )
+            if told is None or waited - told >= 60:
+                print(f"Waiting for the chief's colour priors at {chief_file} ...", flush=True)
+                told = waited
+            time.sleep(CHIEF_PRIORS_POLL_S)
+        result = priors.Priors.load(chief_file)
     else:
         print(f"Computing colour priors on {source.name} ...", flush=True)
         rgb = pipeline.target_rgb_dataset(source, config.model.image_size)
@@ -113,7 +138,7 @@ def train(config):
     train_source = sources.load_train_source(config)
     val_source = sources.load_val_source(config)
     print(train_source.summary(), flush=True)
-    prior = load_or_compute_priors(config, train_source, model_dir, chief)
+    prior = load_or_compute_priors(config, train_source, model_dir, chief, chief=chief)
 
     # --- Model, losses, optimizer; resume, or start from pretrained weights. ---
     model_config = config.model
