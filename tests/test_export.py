@@ -269,19 +269,24 @@ def test_every_format_decodes_edge_aware_alike_on_and_off(source_model_dir, tmp_
         "--tflite_variants=float32",
         "--edge_radius=2",
         "--edge_epsilon=0.02",
+        "--temperature=0.1",
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    # What is baked into the exports is what the config.json beside them says (the model
+    # itself was trained at T 0.15).
     recorded = model_files.read_config(str(out))
-    assert (recorded.edge_radius, recorded.edge_epsilon) == (2, 0.02)
+    assert (recorded.edge_radius, recorded.edge_epsilon, recorded.temperature) == (2, 0.02, 0.1)
     image = photo(21, 60, 84)
-    on = Colorizer(str(model_dir), edge_radius=2, edge_epsilon=0.02).colorize(image).astype(int)
-    off = Colorizer(str(model_dir)).colorize(image).astype(int)
+    keras_on = Colorizer(str(model_dir), temperature=0.1, edge_radius=2, edge_epsilon=0.02)
+    on = keras_on.colorize(image).astype(int)
+    off = Colorizer(str(model_dir), temperature=0.1).colorize(image).astype(int)
     assert np.abs(on - off).max() > 6  # the decoding shows in the colours
     lite_path = str(out / "tflite" / "colorizer_float32.tflite")
     for path in (str(out / "saved_model" / "colorizer" / "1"), lite_path):
         other = Colorizer(path)
-        assert other.edge == Colorizer(str(model_dir), edge_radius=2, edge_epsilon=0.02).edge
+        assert other.edge == keras_on.edge and other.temperature == 0.1
         assert np.abs(other.colorize(image).astype(int) - on).max() <= 2, path
+        assert np.array_equal(other.colorize(image, hints=[]), other.colorize(image))
         with pytest.raises(ValueError, match="decodes ab as it was exported"):
             Colorizer(path, edge_radius=0)
     runner = tflite_colorize.TFLiteColorizer(lite_path)
