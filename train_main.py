@@ -73,6 +73,7 @@ def main(argv):
             f"{', '.join(config_flags.PRESETS)} (python train_main.py --config=smoke)."
         )
     # TensorFlow is imported only now, so a bad flag fails in a fraction of a second.
+    from colorization.core.config import ResumeError
     from colorization.model.imagenet_weights import PretrainedError
     from colorization.training import trainer as training
     from data_prep.sources import SourceError
@@ -83,7 +84,7 @@ def main(argv):
         raise cli.CommandError(str(e)) from None
     try:
         training.train(train_config)
-    except (SourceError, PretrainedError) as e:
+    except (SourceError, PretrainedError, ResumeError) as e:
         raise cli.CommandError(str(e)) from None
     return 0
 

@@ -132,6 +132,7 @@ def train_config(name, train_flags, runs, priors, steps, seed, init_from, data_r
 
 def train(config):
     """Trains (or resumes) `config` in this process; returns the minutes of this call."""
+    from colorization.core.config import ResumeError
     from colorization.model.imagenet_weights import PretrainedError
     from colorization.training import trainer
     from data_prep.sources import SourceError
@@ -145,7 +146,7 @@ def train(config):
         raise cli.CommandError(str(e)) from None
     try:
         trainer.train(config)
-    except (SourceError, PretrainedError) as e:  # data or a start that cannot be used
+    except (SourceError, PretrainedError, ResumeError) as e:  # data, start or resume refused
         raise cli.CommandError(f"training {config.model_dir}: {e}") from None
     return (time.time() - start) / 60
 

@@ -266,3 +266,43 @@ def shared_mobilenet_v2_tflite(tmp_path_factory, name, **kwargs):
 
     folder = built_once(tmp_path_factory, name, make)
     return folder / f"{name}.tflite", keras.saving.load_model(folder / "source.keras")
+
+
+def deeplab_standin_tflite(path, size=65, seed=7):
+    """A float DeepLabV3-MobileNetV2 TFLite file at `path` with random weights (scaled so that
+    activations neither vanish nor explode over 17 blocks), made by the TFLite converter from
+    colorization.model.deeplab's Keras network; returns that Keras model."""
+    import keras
+    import tensorflow as tf
+
+    from colorization.model import deeplab
+
+    keras.utils.set_random_seed(seed)
+    model = deeplab.build_deeplab_v3(size)
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if layer.weights:
+            kernel, bias = layer.get_weights()
+            fan_in = np.prod(kernel.shape[:-1]) if kernel.shape[-1] != 1 else 9
+            layer.set_weights(
+                [
+                    rng.normal(0, np.sqrt(2.0 / fan_in), kernel.shape).astype(np.float32),
+                    rng.normal(0, 0.1, bias.shape).astype(np.float32),
+                ]
+            )
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    pathlib.Path(path).write_bytes(converter.convert())
+    return model
+
+
+def shared_deeplab_tflite(tmp_path_factory):
+    """deeplab_standin_tflite made once per test run (built_once): (path of the TFLite file,
+    the Keras model it came from, loaded in this process)."""
+    import keras
+
+    def make(folder):
+        model = deeplab_standin_tflite(folder / "deeplab.tflite")
+        model.save(folder / "source.keras")
+
+    folder = built_once(tmp_path_factory, "deeplab_standin", make)
+    return folder / "deeplab.tflite", keras.saving.load_model(folder / "source.keras")

@@ -18,34 +18,7 @@ SIZE = 65
 @pytest.fixture(scope="session")
 def standin_file(tmp_path_factory):
     """A float DeepLabV3 TFLite file with random weights, and the Keras model it came from."""
-    import keras
-
-    def make(folder):
-        import tensorflow as tf
-
-        from colorization.model import deeplab
-
-        keras.utils.set_random_seed(7)
-        model = deeplab.build_deeplab_v3(SIZE)
-        # Weights small enough that activations neither vanish nor explode over 17 blocks.
-        for layer in model.layers:
-            if layer.weights:
-                kernel, bias = layer.get_weights()
-                fan_in = np.prod(kernel.shape[:-1]) if kernel.shape[-1] != 1 else 9
-                scale = np.sqrt(2.0 / fan_in)
-                rng = np.random.default_rng(len(layer.name))
-                layer.set_weights(
-                    [
-                        rng.normal(0, scale, kernel.shape).astype(np.float32),
-                        rng.normal(0, 0.1, bias.shape).astype(np.float32),
-                    ]
-                )
-        converter = tf.lite.TFLiteConverter.from_keras_model(model)
-        (folder / "deeplab.tflite").write_bytes(converter.convert())
-        model.save(folder / "source.keras")
-
-    folder = helpers.built_once(tmp_path_factory, "deeplab_standin", make)
-    return folder / "deeplab.tflite", keras.saving.load_model(folder / "source.keras")
+    return helpers.shared_deeplab_tflite(tmp_path_factory)
 
 
 def _interpreter_logits(path, images):

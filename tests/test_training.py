@@ -664,3 +664,60 @@ def test_a_worker_other_than_the_chief_reads_the_chief_s_priors(tmp_path, monkey
             False,
             chief=False,
         )
+
+
+def test_batches_are_counted_and_a_run_ends_at_its_steps(generated_voc, tmp_path):
+    """steps=5 with checkpoint_every=2: five batches, five updates, checkpoints after 2, 4
+    and 5 batches; rolled back to ckpt-2 and resumed with checkpoint_every=3, the run saves
+    after 5 and 6 batches of a steps=6 run and ends at 6."""
+    from colorization.training import trainer
+
+    model_dir = tmp_path / "counted"
+    config = tiny_train_config(
+        f"voc_dir:{generated_voc}", model_dir, steps=5, checkpoint_every=2, eval_every=2
+    )
+    summary = trainer.train(config)
+    assert (summary["steps"], summary["optimizer_updates"]) == (5, 5)
+    names = sorted(p.name for p in (model_dir / "checkpoints").glob("ckpt-*.index"))
+    assert names == ["ckpt-2.index", "ckpt-4.index", "ckpt-5.index"]
+
+    model_dir = tmp_path / "rolled_back"
+    config = tiny_train_config(
+        f"voc_dir:{generated_voc}", model_dir, steps=6, checkpoint_every=2, eval_every=2
+    )
+    trainer.train(config)
+    checkpoints = str(model_dir / "checkpoints")
+    tf.compat.v1.train.update_checkpoint_state(checkpoints, os.path.join(checkpoints, "ckpt-2"))
+    resumed = dataclasses.replace(config, checkpoint_every=3, eval_every=3)
+    summary = trainer.train(resumed)
+    assert summary["resumed_from_step"] == 2
+    assert (summary["steps"], summary["optimizer_updates"]) == (6, 6)
+    assert tf.train.latest_checkpoint(checkpoints).endswith("ckpt-6")
+    assert (model_dir / "checkpoints" / "ckpt-5.index").exists()
+
+
+def test_a_resume_with_other_settings_is_refused_naming_them(generated_voc, tmp_path):
+    from colorization.core.config import ResumeError
+    from colorization.training import trainer
+
+    model_dir = tmp_path / "run"
+    config = tiny_train_config(
+        f"voc_dir:{generated_voc}", model_dir, steps=4, checkpoint_every=2, eval_every=2
+    )
+    trainer.train(config)
+    with pytest.raises(ResumeError, match=r"seed: 0 then, 3 now; steps: 4 then, 9 now"):
+        trainer.train(
+            dataclasses.replace(config, steps=9, seed=3, checkpoint_every=3, eval_every=3)
+        )
+    wider = dataclasses.replace(config.model, width_multiplier=0.25)
+    with pytest.raises(ResumeError, match=r"model.width_multiplier: 0.125 then, 0.25 now"):
+        trainer.train(dataclasses.replace(config, model=wider))
+    # The recorded settings stay as they were.
+    from colorization.model import model_files
+
+    assert model_files.read_config(str(model_dir)).steps == 4
+    # Where things are and how often the run saves may change.
+    summary = trainer.train(
+        dataclasses.replace(config, eval_examples=2, checkpoint_every=4, eval_every=4)
+    )
+    assert summary["steps"] == 4

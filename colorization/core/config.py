@@ -507,3 +507,53 @@ class TrainConfig:
     def keras_jit_compile(self):
         """The value for model.compile(jit_compile=...)."""
         return {"auto": "auto", "true": True, "false": False}[self.jit_compile]
+
+
+class ResumeError(ValueError):
+    """A run asked to resume with settings other than those it was started with."""
+
+
+# TrainConfig fields a resumed run may change: where things are read and written, how
+# often it saves and evaluates, how it runs, and how its model colours afterwards. Every
+# other field (the model included) decides the data stream, the schedule or the network,
+# and a resume refuses a change to it.
+RESUMABLE_CHANGES = (
+    "model_dir",
+    "data_dir",
+    "data_root",
+    "val_dataset",
+    "val_split",
+    "strategy",
+    "tpu",
+    "checkpoint_every",
+    "eval_every",
+    "eval_examples",
+    "keep_checkpoints",
+    "temperature",
+    "cache",
+    "jit_compile",
+    "edge_radius",
+    "edge_epsilon",
+    "init_from",
+    "semantic_from",
+    "priors_path",
+)
+
+
+def resume_conflicts(recorded, current):
+    """[(field, recorded value, current value)] for every setting of `current` (TrainConfig)
+    that differs from the `recorded` one and that a resumed run may not change; model
+    fields are named model.FIELD."""
+    conflicts = []
+    old, new = recorded.to_dict(), current.to_dict()
+    for name in sorted(set(old) | set(new)):
+        if name in RESUMABLE_CHANGES:
+            continue
+        if name == "model":
+            for field in sorted(set(old[name]) | set(new[name])):
+                a, b = old[name].get(field), new[name].get(field)
+                if a != b:
+                    conflicts.append((f"model.{field}", a, b))
+        elif old.get(name) != new.get(name):
+            conflicts.append((name, old.get(name), new.get(name)))
+    return conflicts

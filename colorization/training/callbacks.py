@@ -13,9 +13,10 @@ class EvaluationCallback(keras.callbacks.Callback):
     """Every `eval_every` steps: colour metrics, grey baseline and an image grid, written to
     TensorBoard and to samples.png."""
 
-    def __init__(self, config, dataset, writer, model_dir, write_files):
+    def __init__(self, config, dataset, writer, model_dir, write_files, batches_seen=None):
         super().__init__()
         self.config = config
+        self.batches_seen = batches_seen
         self.dataset = dataset
         self.writer = writer
         self.model_dir = model_dir
@@ -64,32 +65,41 @@ class EvaluationCallback(keras.callbacks.Callback):
         return result
 
     def on_epoch_end(self, epoch, logs=None):
-        # A Keras epoch is checkpoint_every batches; the step is the batches seen, which
-        # a skipped float16 update does not hold back (optimizer.iterations would).
-        step = (epoch + 1) * self.config.checkpoint_every
+        # The step is the batches seen (counted by CheckpointCallback, which runs first),
+        # which a skipped float16 update does not hold back (optimizer.iterations would).
+        step = int(self.batches_seen.numpy())
         if step % self.config.eval_every == 0 or step >= self.config.steps:
             self.run(step)
 
 
 class CheckpointCallback(keras.callbacks.Callback):
-    """Saves model, optimizer and the batches seen every Keras epoch (= checkpoint_every
-    batches), numbered by batches seen.
+    """Counts the batches trained on, stops the run at `steps`, and saves model, optimizer
+    and the batches seen every Keras epoch (checkpoint_every batches) and at the end,
+    numbered by batches seen.
 
     tf.train.CheckpointManager writes the index file last, so a run killed mid-write leaves
     the previous checkpoint intact and `latest_checkpoint` never points at a partial one.
     """
 
-    def __init__(self, manager, batches_seen, checkpoint_every, learning_rate_writer=None):
+    def __init__(self, manager, batches_seen, steps, learning_rate_writer=None):
         super().__init__()
         self.manager = manager
         self.batches_seen = batches_seen
-        self.checkpoint_every = checkpoint_every
+        self.steps = steps
         self.writer = learning_rate_writer
+        self.saved = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches_seen.assign_add(1)
+        if int(self.batches_seen.numpy()) >= self.steps:
+            self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
-        step = (epoch + 1) * self.checkpoint_every
-        self.batches_seen.assign(step)
+        step = int(self.batches_seen.numpy())
+        if step == self.saved:
+            return
         self.manager.save(checkpoint_number=step)
+        self.saved = step
         if self.writer is not None:
             optimizer = self.model.optimizer
             with self.writer.as_default(step=step):

@@ -49,8 +49,9 @@ def distributed_loop(
     losses, optimizer and callbacks. A Keras `Loss` called inside a replica already divides
     its local batch mean by the number of replicas, so the gradients summed over replicas
     are those of the global batch mean with no further scaling, and the logged losses are
-    the sum over replicas. Steps count batches from `start_step`; the callbacks see an
-    epoch end every checkpoint_every batches, as under fit().
+    the sum over replicas. Steps count batches from `start_step` to config.steps; the
+    callbacks see every batch end, and an epoch end every checkpoint_every batches and at
+    the last, as under fit().
     """
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
 
@@ -77,18 +78,19 @@ def distributed_loop(
     for callback in callbacks:
         callback.set_model(model)
     history = {}
-    # Whole epochs, as fit() runs them: steps rounded up to a multiple of checkpoint_every.
-    end = -(-config.steps // config.checkpoint_every) * config.checkpoint_every
-    progress = keras.utils.Progbar(end, stateful_metrics=["loss"])
-    step = start_step
-    while step < end:
+    progress = keras.utils.Progbar(config.steps, stateful_metrics=["loss"])
+    step, epoch = start_step, 0
+    while step < config.steps:
         logs = train_step(next(iterator))
         step += 1
         logs = {k: float(v) for k, v in logs.items()}
         progress.update(step, list(logs.items()))
-        if step % config.checkpoint_every == 0:
+        for callback in callbacks:
+            callback.on_train_batch_end(step - start_step - 1, logs)
+        if (step - start_step) % config.checkpoint_every == 0 or step == config.steps:
             for key, value in logs.items():
                 history.setdefault(key, []).append(value)
             for callback in callbacks:
-                callback.on_epoch_end(step // config.checkpoint_every - 1, logs)
+                callback.on_epoch_end(epoch, logs)
+            epoch += 1
     return history

@@ -15,6 +15,7 @@ import time
 import keras
 import tensorflow as tf
 
+from colorization.core.config import ResumeError, resume_conflicts
 from colorization.model import deeplab, imagenet_weights, losses, model_files
 from colorization.model.network import build_model, count_flops, train_only_hints
 from colorization.training.callbacks import CheckpointCallback, EvaluationCallback
@@ -47,6 +48,24 @@ def _pipeline_config(config, training):
         hints=config.model.hints,
         no_hint_share=config.no_hint_share,
     )
+
+
+def check_resume(config):
+    """Raises ResumeError when config.model_dir holds a checkpoint of a run started with
+    other settings than `config` in anything that decides the data stream, the schedule or
+    the network (colorization.core.config.resume_conflicts), naming each value."""
+    checkpoints = os.path.join(config.model_dir, model_files.CHECKPOINT_DIR)
+    recorded_file = os.path.join(config.model_dir, model_files.CONFIG_FILE)
+    if not tf.train.latest_checkpoint(checkpoints) or not tf.io.gfile.exists(recorded_file):
+        return
+    conflicts = resume_conflicts(model_files.read_config(config.model_dir), config)
+    if conflicts:
+        listed = "; ".join(f"{name}: {old!r} then, {new!r} now" for name, old, new in conflicts)
+        raise ResumeError(
+            f"{config.model_dir} holds a run started with other settings ({listed}). Resume "
+            "it with the settings it was started with (its config.json), or train into a new "
+            "--model_dir."
+        )
 
 
 # How long a worker other than the chief waits for the chief's priors, and how often it looks.
@@ -131,6 +150,7 @@ def train(config):
     chief = is_chief(strategy)
     model_dir = config.model_dir if chief else worker_dir(config.model_dir, strategy)
     tf.io.gfile.makedirs(model_dir)
+    check_resume(config)
     if chief:
         model_files.write_config(model_dir, config)
 
@@ -226,11 +246,11 @@ def train(config):
 
     # --- Callbacks: checkpoints, TensorBoard, periodic evaluation. ---
     writer = tf.summary.create_file_writer(os.path.join(model_dir, "logs")) if chief else None
-    evaluator = EvaluationCallback(config, val_data, writer, model_dir, chief)
+    evaluator = EvaluationCallback(config, val_data, writer, model_dir, chief, batches_seen)
     # Set here too: a finished run that is started again evaluates without training.
     evaluator.set_model(model)
     callbacks = [
-        CheckpointCallback(manager, batches_seen, config.checkpoint_every, writer),
+        CheckpointCallback(manager, batches_seen, config.steps, writer),
         keras.callbacks.TensorBoard(
             os.path.join(model_dir, "logs"), update_freq=config.checkpoint_every
         ),
@@ -247,10 +267,11 @@ def train(config):
             model, optimizer, loss, loss_weights, strategy, train_data, config, own, step
         )
     elif step < config.steps:
+        # Epochs of checkpoint_every batches; CheckpointCallback counts the batches and
+        # stops the last epoch at exactly `steps`.
         fit = model.fit(
             train_data,
-            epochs=-(-config.steps // config.checkpoint_every),
-            initial_epoch=step // config.checkpoint_every,
+            epochs=-(-(config.steps - step) // config.checkpoint_every),
             steps_per_epoch=config.checkpoint_every,
             callbacks=callbacks,
             shuffle=False,  # the tf.data pipeline shuffles (seeded, resumable)
