@@ -65,6 +65,13 @@ def define_flags():
     flags.DEFINE_float(
         "edge_epsilon", None, "Its epsilon (a variance of L/100); default: the model's own."
     )
+    flags.DEFINE_integer(
+        "max_pixels",
+        40_000_000,
+        "The SavedModel's colorize_bytes signatures refuse an encoded photo of more pixels "
+        "than this (read from its header before decoding) with InvalidArgument.",
+        lower_bound=1,
+    )
     flags.DEFINE_string(
         "calibration_dataset",
         "",
@@ -174,6 +181,7 @@ def main(argv):
                     xla=FLAGS.saved_model_xla,
                     name=name,
                     edge=edge,
+                    max_pixels=FLAGS.max_pixels,
                 )
             except FileExistsError as e:
                 raise cli.CommandError(str(e)) from None

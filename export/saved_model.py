@@ -33,6 +33,7 @@ import os
 import keras
 import tensorflow as tf
 
+from colorization.archive.photo_files import DEFAULT_MAX_PIXELS
 from colorization.core import bins, guided
 from colorization.core import hints as hint_maps
 from colorization.core.config import HINT_CHANNELS
@@ -54,10 +55,85 @@ def _colorize(model, image, temperature, network=None, hints=None, edge=guided.O
     return result
 
 
+def _big_endian(raw, start):
+    value = tf.constant(0, tf.int64)
+    for i in range(4):
+        value = value * 256 + tf.cast(raw[start + i], tf.int64)
+    return value
+
+
+def _little_endian(raw, start, count):
+    value = tf.constant(0, tf.int64)
+    for i in reversed(range(count)):
+        value = value * 256 + tf.cast(raw[start + i], tf.int64)
+    return value
+
+
+def header_size(image_bytes):
+    """(height, width) of an encoded PNG, JPEG, GIF or BMP read from its header alone, as
+    int64 scalars; (0, 0) for a format whose header is not read here (decoding then decides)."""
+    head = tf.io.decode_raw(tf.strings.substr(image_bytes, 0, 26), tf.uint8)
+    head = tf.concat([head, tf.zeros([26], tf.uint8)], 0)[:26]  # short inputs: zeros
+
+    def png():
+        return _big_endian(head, 20), _big_endian(head, 16)
+
+    def jpeg():
+        shape = tf.cast(tf.image.extract_jpeg_shape(image_bytes), tf.int64)
+        return shape[0], shape[1]
+
+    def gif():
+        return _little_endian(head, 8, 2), _little_endian(head, 6, 2)
+
+    def bmp():
+        height = _little_endian(head, 22, 4)
+        height = tf.where(height >= 2**31, 2**32 - height, height)  # top-down rows
+        return height, _little_endian(head, 18, 4)
+
+    def unknown():
+        return tf.constant(0, tf.int64), tf.constant(0, tf.int64)
+
+    magic = tf.strings.substr(image_bytes, 0, 8)
+    return tf.case(
+        [
+            (tf.equal(magic, b"\x89PNG\r\n\x1a\n"), png),
+            (tf.equal(tf.strings.substr(magic, 0, 3), b"\xff\xd8\xff"), jpeg),
+            (tf.equal(tf.strings.substr(magic, 0, 4), b"GIF8"), gif),
+            (tf.equal(tf.strings.substr(magic, 0, 2), b"BM"), bmp),
+        ],
+        default=unknown,
+        exclusive=False,
+    )
+
+
+def _checked_size(image_bytes, max_pixels):
+    """An op that fails with InvalidArgument naming the size and the limit when the header
+    of `image_bytes` gives more than `max_pixels` pixels."""
+    height, width = header_size(image_bytes)
+    return tf.debugging.Assert(
+        height * width <= max_pixels,
+        [
+            tf.strings.format(
+                "image of {} x {} pixels is larger than the limit of {} pixels "
+                "(export --max_pixels)",
+                (width, height, tf.constant(max_pixels, tf.int64)),
+            )
+        ],
+    )
+
+
 def _colorize_one_encoded(
-    model, image_bytes, temperature, network=None, points=None, rgb=None, edge=guided.OFF
+    model,
+    image_bytes,
+    temperature,
+    network=None,
+    points=None,
+    rgb=None,
+    edge=guided.OFF,
+    max_pixels=DEFAULT_MAX_PIXELS,
 ):
-    image = tf.io.decode_image(image_bytes, channels=3, dtype=tf.uint8, expand_animations=False)
+    with tf.control_dependencies([_checked_size(image_bytes, max_pixels)]):
+        image = tf.io.decode_image(image_bytes, channels=3, dtype=tf.uint8, expand_animations=False)
     maps = None
     if points is not None:
         shape = tf.shape(image)
@@ -66,12 +142,20 @@ def _colorize_one_encoded(
     return tf.io.encode_png(result["rgb"][0]), result["class_probs"][0]
 
 
-def build_archive(model, temperature=bins.DEFAULT_TEMPERATURE, xla=False, edge=guided.OFF):
+def build_archive(
+    model,
+    temperature=bins.DEFAULT_TEMPERATURE,
+    xla=False,
+    edge=guided.OFF,
+    max_pixels=DEFAULT_MAX_PIXELS,
+):
     """A keras.export.ExportArchive holding the model and its signatures (four, and
     colorize_with_hints and colorize_bytes_with_hints for a model that takes hints).
 
     xla: run the network's forward pass (fixed S x S) as an XLA-compiled function.
     edge: how every colour signature upsamples ab (guided.EdgeAware; default bilinear).
+    max_pixels: the bytes signatures refuse an encoded photo of more pixels than this (read
+    from its header before decoding), with InvalidArgument naming its size.
     """
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -100,7 +184,9 @@ def build_archive(model, temperature=bins.DEFAULT_TEMPERATURE, xla=False, edge=g
 
     def colorize_bytes(image_bytes):
         png, probs = tf.map_fn(
-            lambda b: _colorize_one_encoded(model, b, default_temperature, network, edge=edge),
+            lambda b: _colorize_one_encoded(
+                model, b, default_temperature, network, edge=edge, max_pixels=max_pixels
+            ),
             image_bytes,
             fn_output_signature=(
                 tf.TensorSpec([], tf.string),
@@ -112,7 +198,13 @@ def build_archive(model, temperature=bins.DEFAULT_TEMPERATURE, xla=False, edge=g
     def colorize_bytes_with_hints(image_bytes, hint_points, hint_rgb):
         png, probs = tf.map_fn(
             lambda args: _colorize_one_encoded(
-                model, *args[:1], default_temperature, network, *args[1:], edge=edge
+                model,
+                *args[:1],
+                default_temperature,
+                network,
+                *args[1:],
+                edge=edge,
+                max_pixels=max_pixels,
             ),
             (image_bytes, hint_points, hint_rgb),
             fn_output_signature=(
@@ -169,6 +261,7 @@ def export_saved_model(
     xla=False,
     name="colorizer",
     edge=guided.OFF,
+    max_pixels=DEFAULT_MAX_PIXELS,
 ):
     """Writes OUTPUT_DIR/saved_model/<name>/<version>/ and returns that path."""
     path = os.path.join(output_dir, "saved_model", name, str(int(version)))
@@ -176,5 +269,5 @@ def export_saved_model(
         raise FileExistsError(
             f"{path} exists; TF Serving versions are immutable. Use another --version."
         )
-    build_archive(model, temperature, xla, edge).write_out(path, verbose=False)
+    build_archive(model, temperature, xla, edge, max_pixels).write_out(path, verbose=False)
     return path

@@ -295,6 +295,47 @@ def test_every_format_decodes_edge_aware_alike_on_and_off(source_model_dir, tmp_
     assert np.abs(plain.colorize(image)[0].astype(int) - off).max() <= 2
 
 
+_HUGE_REQUEST = r"""
+import io, re, sys
+import numpy as np, tensorflow as tf
+from PIL import Image
+
+def peak_mb():
+    return int(re.search(r"VmHWM:\s+(\d+)", open("/proc/self/status").read())[1]) / 1024
+
+signature = tf.saved_model.load(sys.argv[1]).signatures["colorize_bytes"]
+small = io.BytesIO()
+Image.fromarray(np.full((48, 64, 3), 120, np.uint8)).save(small, "PNG")
+signature(image_bytes=tf.constant([small.getvalue()]))
+before = peak_mb()
+huge = io.BytesIO()
+Image.new("L", (8000, 8000)).save(huge, "PNG")
+try:
+    signature(image_bytes=tf.constant([huge.getvalue()]))
+    print("ANSWERED")
+except tf.errors.InvalidArgumentError as e:
+    print("REFUSED", " ".join(e.message.split())[-600:])
+print(f"GROWTH_MB {peak_mb() - before:.0f}")
+"""
+
+
+def test_the_bytes_signature_refuses_a_huge_photo_from_its_header(source_model_dir, tmp_path):
+    """A PNG of 8,000 x 8,000 pixels (a few hundred KB) is refused with InvalidArgument
+    naming its size and the limit, before it is decoded: the serving process does not
+    grow by the gigabytes decoding it would take."""
+    out = tmp_path / "exported"
+    result = run_module(
+        "export", f"--model={source_model_dir}", f"--output_dir={out}", "--formats=saved_model"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_command(["-c", _HUGE_REQUEST, _saved_model_dir(out)], env=dict(os.environ))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "REFUSED" in result.stdout, result.stdout
+    assert "8000 x 8000 pixels is larger than the limit of 40000000" in result.stdout
+    growth = float(result.stdout.split("GROWTH_MB")[1])
+    assert growth < 150, result.stdout
+
+
 def test_tflite_script_runs_without_tensorflow(exported, tmp_path):
     """colorization/tflite_colorize.py with TensorFlow made unimportable."""
     Image.fromarray(photo(12, 33, 71)).save(tmp_path / "in.jpg")
