@@ -196,7 +196,7 @@ def test_tflite_variants_load_and_agree_with_keras(exported, source_model_dir, v
     assert psnr > (40 if variant in ("float32", "float16") else 25), psnr
 
 
-def _export_saved_model_and_tflite_float32(model_dir, out):
+def _export_saved_model_and_tflite_float32(model_dir, out, *flags):
     """`python -m export` of a model directory to a SavedModel and a float32 TFLite file."""
     result = run_module(
         "export",
@@ -204,6 +204,7 @@ def _export_saved_model_and_tflite_float32(model_dir, out):
         f"--output_dir={out}",
         "--formats=saved_model,tflite",
         "--tflite_variants=float32",
+        *flags,
     )
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -261,17 +262,9 @@ def test_every_format_decodes_edge_aware_alike_on_and_off(source_model_dir, tmp_
     layer.set_weights([kernel, bias])
     model.save(model_dir / "model.keras")
     out = tmp_path / "exported"
-    result = run_module(
-        "export",
-        f"--model={model_dir}",
-        f"--output_dir={out}",
-        "--formats=saved_model,tflite",
-        "--tflite_variants=float32",
-        "--edge_radius=2",
-        "--edge_epsilon=0.02",
-        "--temperature=0.1",
+    _export_saved_model_and_tflite_float32(
+        model_dir, out, "--edge_radius=2", "--edge_epsilon=0.02", "--temperature=0.1"
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     # What is baked into the exports is what the config.json beside them says (the model
     # itself was trained at T 0.15).
     recorded = model_files.read_config(str(out))

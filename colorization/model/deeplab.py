@@ -21,13 +21,11 @@ input size at the end; the colorizer takes them at S/8 and skips that.
 interpreter are needed to read a file (no TensorFlow graph is built).
 """
 
-import os
-
 import keras
 import numpy as np
 from keras import layers
 
-from colorization.model.imagenet_weights import PretrainedError
+from colorization.model.imagenet_weights import PretrainedError, weight_interpreter
 
 PREFIX = "deeplab_"
 NUM_CLASSES = 21
@@ -145,22 +143,11 @@ def read_deeplab_v3_tflite(path):
     Raises:
       DeepLabError: the file is missing, not TFLite, or not this network.
     """
-    if not os.path.isfile(path):
-        raise DeepLabError(f"{path!r} does not exist. Expected deeplabv3_257_mv_gpu.tflite.")
-    with open(path, "rb") as f:
-        head = f.read(8)
-    if head[4:8] != b"TFL3":
-        raise DeepLabError(
-            f"{path!r} is not a TFLite flatbuffer (no 'TFL3' identifier). Expected the float "
-            "DeepLabV3-MobileNetV2 file deeplabv3_257_mv_gpu.tflite."
-        )
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    interpreter = Interpreter(
-        model_path=path,
-        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    interpreter = weight_interpreter(
+        path,
+        "the float DeepLabV3-MobileNetV2 file deeplabv3_257_mv_gpu.tflite",
+        error=DeepLabError,
     )
-    interpreter.allocate_tensors()
     ops = interpreter._get_ops_details()
     produced_by, consumers = {}, {}
     for op in ops:

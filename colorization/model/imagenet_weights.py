@@ -53,6 +53,28 @@ def _dequantize(details, array):
     return (scales.reshape(shape) * (values - zero_points.reshape(shape))).astype(np.float32)
 
 
+def weight_interpreter(path, expected, error=PretrainedError):
+    """A LiteRT interpreter of the TFLite file at `path`, allocated, with every op and its
+    weight tensors visible (no default delegate). Raises `error` naming `expected` when the
+    file is missing or not a TFLite flatbuffer."""
+    if not os.path.isfile(path):
+        raise error(f"{path!r} does not exist. Expected {expected}.")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head[4:8] != b"TFL3":
+        raise error(
+            f"{path!r} is not a TFLite flatbuffer (no 'TFL3' identifier). Expected {expected}."
+        )
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interpreter = Interpreter(
+        model_path=path,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    interpreter.allocate_tensors()
+    return interpreter
+
+
 def read_mobilenet_v2_tflite(path):
     """Float weights of a MobileNetV2 ImageNet classifier in a TFLite file.
 
@@ -64,23 +86,10 @@ def read_mobilenet_v2_tflite(path):
     Raises:
       PretrainedError: the file is missing, not TFLite, or not a MobileNetV2 classifier.
     """
-    if not os.path.isfile(path):
-        raise PretrainedError(f"{path!r} does not exist. Expected a MobileNetV2 .tflite file.")
-    with open(path, "rb") as f:
-        head = f.read(8)
-    if head[4:8] != b"TFL3":
-        raise PretrainedError(
-            f"{path!r} is not a TFLite flatbuffer (no 'TFL3' identifier). Expected an ImageNet "
-            "MobileNetV2 classifier such as mobilenet_v2_1.0_224_quant.tflite."
-        )
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    # Without the default delegate every op stays visible, with its weight tensors.
-    interpreter = Interpreter(
-        model_path=path,
-        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    interpreter = weight_interpreter(
+        path,
+        "an ImageNet MobileNetV2 classifier such as mobilenet_v2_1.0_224_quant.tflite",
     )
-    interpreter.allocate_tensors()
     details = interpreter.get_tensor_details()
 
     def tensor(index):
