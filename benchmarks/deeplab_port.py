@@ -16,7 +16,6 @@ milliseconds per photo at S = 224 in batches of 8 (Keras, float32, every core).
 import argparse
 import json
 import os
-import time
 
 import numpy as np
 
@@ -63,8 +62,9 @@ def _interpreter_logits(path):
 
 
 def _network_ms(semantic, size=224, batch=8, repeats=5):
-    import keras
+    import tensorflow as tf
 
+    from benchmarks.timing import timed
     from colorization.core.config import ModelConfig
     from colorization.model.network import build_model
 
@@ -76,18 +76,10 @@ def _network_ms(semantic, size=224, batch=8, repeats=5):
         semantic_prior=semantic,
     )
     model = build_model(config)
-    run = keras.ops.convert_to_tensor
-    x = run(np.random.default_rng(0).uniform(0, 100, (batch, size, size, 1)).astype(np.float32))
-    import tensorflow as tf
-
+    x = tf.constant(np.random.default_rng(0).uniform(0, 100, (batch, size, size, 1)), tf.float32)
     forward = tf.function(lambda v: model(v, training=False))
-    forward(x)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        forward(x)["color_logits"].numpy()
-        times.append(time.perf_counter() - start)
-    return 1000.0 * float(np.median(times)) / batch
+    median, _ = timed(lambda: forward(x)["color_logits"].numpy(), repeats)
+    return 1000.0 * median / batch
 
 
 def main():

@@ -125,12 +125,7 @@ def main(argv):
     temperature = FLAGS.temperature
     if temperature is None:
         temperature = config.temperature if config is not None else DEFAULT_TEMPERATURE
-    edge = guided.EdgeAware(
-        FLAGS.edge_radius if FLAGS.edge_radius is not None else getattr(config, "edge_radius", 0),
-        FLAGS.edge_epsilon
-        if FLAGS.edge_epsilon is not None
-        else getattr(config, "edge_epsilon", guided.DEFAULT_EPSILON),
-    )
+    edge = guided.resolve(config, FLAGS.edge_radius, FLAGS.edge_epsilon)
     print(f"Loaded {FLAGS.model}: {model.count_params():,} parameters, input {model.input_shape}")
     # Calibration photos are read first, so a bad --calibration_dataset fails before any
     # export is written.

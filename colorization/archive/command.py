@@ -123,21 +123,19 @@ def run_colorize(
     model,
     output_dir,
     temperature=None,
-    overwrite=False,
     num_threads=None,
-    side_by_side=False,
-    hints=None,
-    batch_size=DEFAULT_BATCH_SIZE,
-    workers=DEFAULT_WORKERS,
-    max_pixels=DEFAULT_MAX_PIXELS,
-    stream=None,
     edge_radius=None,
     edge_epsilon=None,
+    hints=None,
+    **options,
 ):
-    """Colorizes `inputs` (files or folders); returns the summary of
+    """Colorizes `inputs` (files or folders) with the Colorizer of `model` (temperature,
+    num_threads, edge_radius, edge_epsilon: Colorizer's arguments); returns the summary of
     colorization.archive.runner.colorize_files ({"written", "kept", "failed", "failures",
     "seconds"}), with missing inputs counted as failed. hints: [(x, y, (r, g, b))] for the
-    one photo of `inputs` (colorization.inference.hint_points.parse_hints), or None."""
+    one photo of `inputs` (colorization.inference.hint_points.parse_hints), or None;
+    `options` are colorize_files' own (overwrite, side_by_side, batch_size, workers,
+    max_pixels, stream)."""
     from colorization.archive.runner import colorize_files, summary_lines
     from colorization.inference.colorizer import Colorizer
 
@@ -165,17 +163,7 @@ def run_colorize(
     print(f"Colouring {len(files)} photos with {colorizer.path} into {output_dir}", flush=True)
     try:
         summary = colorize_files(
-            files,
-            colorizer,
-            output_dir,
-            temperature=temperature,
-            overwrite=overwrite,
-            side_by_side=side_by_side,
-            hints=hints,
-            batch_size=batch_size,
-            workers=workers,
-            max_pixels=max_pixels,
-            stream=stream,
+            files, colorizer, output_dir, temperature=temperature, hints=hints, **options
         )
     except ValueError as e:  # a hint outside the photo or a bad colour
         if hints is None:
@@ -201,15 +189,15 @@ def main(argv):
         inputs,
         FLAGS.model,
         FLAGS.output_dir,
-        FLAGS.temperature,
-        FLAGS.overwrite,
-        FLAGS.num_threads,
-        FLAGS.side_by_side,
-        hints,
-        FLAGS.batch_size,
-        FLAGS.workers,
-        FLAGS.max_pixels,
+        temperature=FLAGS.temperature,
+        num_threads=FLAGS.num_threads,
         edge_radius=FLAGS.edge_radius,
         edge_epsilon=FLAGS.edge_epsilon,
+        hints=hints,
+        overwrite=FLAGS.overwrite,
+        side_by_side=FLAGS.side_by_side,
+        batch_size=FLAGS.batch_size,
+        workers=FLAGS.workers,
+        max_pixels=FLAGS.max_pixels,
     )
     return 1 if counts["failed"] and not counts["written"] else 0

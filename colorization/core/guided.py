@@ -56,6 +56,16 @@ class EdgeAware:
 OFF = EdgeAware(0)
 
 
+def resolve(config, radius=None, epsilon=None):
+    """The EdgeAware of a model: what its TrainConfig records (off when there is no config),
+    with `radius` and `epsilon` instead where they are given."""
+    recorded = OFF if config is None else EdgeAware(config.edge_radius, config.edge_epsilon)
+    return EdgeAware(
+        recorded.radius if radius is None else int(radius),
+        recorded.epsilon if epsilon is None else float(epsilon),
+    )
+
+
 def _box(x, radius):
     size = 2 * radius + 1
     return tf.nn.avg_pool2d(x, size, 1, "SAME")

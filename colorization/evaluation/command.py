@@ -144,6 +144,22 @@ def split_decoding(path):
     return base, radius, epsilon
 
 
+def model_specs(models):
+    """{name: (path, edge radius or None, epsilon or None)} of (name, PATH[@R[/EPS]]) pairs
+    (parse_models); cli.CommandError naming a bad suffix or a model that does not exist."""
+    from colorization.model import model_files
+
+    specs = {}
+    for name, spec in models:
+        try:
+            specs[name] = split_decoding(spec)
+        except ValueError as e:
+            raise cli.CommandError(str(e)) from None
+        if not model_files.exists(specs[name][0]):
+            raise cli.CommandError(f"model {specs[name][0]!r} does not exist.")
+    return specs
+
+
 def parse_models(items, default):
     """["PATH" or "NAME=PATH", ...] -> ((name, path), ...); no items: (("shipped", default),).
 
@@ -635,7 +651,6 @@ def config_from_flags():
 
 
 def main(argv):
-    from colorization.model import model_files
     from data_prep.sources import SourceError
 
     if len(argv) > 1:
@@ -644,13 +659,7 @@ def main(argv):
         config = config_from_flags()
     except ValueError as e:
         raise cli.CommandError(str(e)) from None
-    for _, spec in config.models:
-        try:
-            path = split_decoding(spec)[0]
-        except ValueError as e:
-            raise cli.CommandError(str(e)) from None
-        if not model_files.exists(path):
-            raise cli.CommandError(f"model {path!r} does not exist.")
+    model_specs(config.models)
     # Bad input inside the run is a CommandError or a SourceError; any other exception is a
     # bug and keeps its traceback.
     try:

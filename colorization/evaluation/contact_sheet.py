@@ -83,22 +83,13 @@ def build_sheet(photos, colorizers, height):
 def main(argv):
     from colorization.archive.command import collect_inputs
     from colorization.archive.photo_files import PhotoError, read_photo
-    from colorization.evaluation.command import parse_models, split_decoding
+    from colorization.evaluation.command import model_specs, parse_models
     from colorization.inference.colorizer import DEFAULT_MODEL, Colorizer
-    from colorization.model import model_files
 
     inputs = argv[1:]
     if not inputs:
         raise cli.CommandError("Give at least one colour photo (file or folder).")
-    models = parse_models(FLAGS.model, DEFAULT_MODEL)
-    specs = {}
-    for name, spec in models:
-        try:
-            specs[name] = split_decoding(spec)
-        except ValueError as e:
-            raise cli.CommandError(str(e)) from None
-        if not model_files.exists(specs[name][0]):
-            raise cli.CommandError(f"model {specs[name][0]!r} does not exist.")
+    specs = model_specs(parse_models(FLAGS.model, DEFAULT_MODEL))
     files, missing = collect_inputs(inputs)
     photos, skipped = [], len(missing)
     for path in files[: FLAGS.max_photos]:

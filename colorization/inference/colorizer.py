@@ -397,14 +397,8 @@ class Colorizer:
             float(config.temperature) if config is not None else bins.DEFAULT_TEMPERATURE
         )
         self.class_names = list(config.model.class_names) if config is not None else None
-        recorded = guided.EdgeAware(
-            int(getattr(config, "edge_radius", 0) or 0),
-            float(getattr(config, "edge_epsilon", guided.DEFAULT_EPSILON)),
-        )
-        self.edge = guided.EdgeAware(
-            recorded.radius if edge_radius is None else int(edge_radius),
-            recorded.epsilon if edge_epsilon is None else float(edge_epsilon),
-        )
+        recorded = guided.resolve(config)
+        self.edge = guided.resolve(config, edge_radius, edge_epsilon)
         if exported and self.edge != recorded:
             raise ValueError(
                 f"{self.path!r} decodes ab as it was exported (edge_radius={recorded.radius}, "

@@ -208,7 +208,9 @@ class TFLiteColorizer:
             temperature=np.array([temperature], np.float32),
             **inputs,
         )
-        if self.edge_aware:
+        # A file exported without edge-aware decoding has a zero slope and ab as its offset:
+        # upsampling ab alone gives the same colours with half the work.
+        if self.edge_aware and np.any(out["ab_slope"]):
             slope = _upsampled(out["ab_slope"][0], width, height)
             ab_full = slope * (full_l[..., None] / np.float32(100.0))
             ab_full += _upsampled(out["ab_offset"][0], width, height)

@@ -235,8 +235,11 @@ def apply_deeplab_v3(model, weights):
     return loaded
 
 
-def load_deeplab_v3(model, path):
-    """Reads the DeepLabV3 file at `path` into `model`'s PREFIX layers; prints what it set."""
-    loaded = apply_deeplab_v3(model, read_deeplab_v3_tflite(path))
+def load_deeplab_v3(model, path, weights=None):
+    """Sets `model`'s PREFIX layers from the DeepLabV3 file at `path` (`weights`: what
+    read_deeplab_v3_tflite(path) returned, if read already); prints what it set."""
+    if weights is None:
+        weights = read_deeplab_v3_tflite(path)
+    loaded = apply_deeplab_v3(model, weights)
     print(f"DeepLabV3 semantic prior from {path}: {len(loaded)} convolutions set (frozen).")
     return loaded

@@ -49,6 +49,8 @@ direct path from a cell's hint to its colours). The trunk never sees it.
 Only `keras.layers` and `keras.ops` are used, so the model trains under any Keras backend.
 """
 
+import contextlib
+
 import keras
 import numpy as np
 from keras import layers
@@ -339,16 +341,24 @@ def _build_vgg_colorizer(config):
 _MOBILE_HEAD = {"fusion": 256, "conv6": 256, "conv7": 128, "conv8": 64, "semantic": 64}
 
 
+@contextlib.contextmanager
+def _global_dtype_policy(dtype):
+    """Keras' global dtype policy set to `dtype` inside the block: keras.applications and the
+    DeepLab layers build under it, so the trunks take the network's policy this way."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(dtype)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 def _semantic_skips(grey, config):
     """{"s8", "s4"}: DeepLabV3's features and class scores at S/8 (frozen), concatenated and
     projected by a trainable 1x1 convolution with ReLU, and that projection upsampled to S/4."""
     dtype = config.dtype_policy
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(dtype)
-    try:
+    with _global_dtype_policy(dtype):
         semantic = deeplab.deeplab_v3(grey, trainable=False)
-    finally:
-        keras.config.set_dtype_policy(previous)
     x = layers.Concatenate(name="semantic_concat", dtype=dtype)(
         [semantic["features"], semantic["logits"]]
     )
@@ -432,13 +442,8 @@ def _build_mobilenet_colorizer(config):
     size = config.image_size
     lightness, hints, inputs = _inputs(config)
     pyramid = _hint_pyramid(hints, config, (4, 8, 16))
-    # keras.applications builds under the global policy; set it for the trunk only.
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(dtype)
-    try:
+    with _global_dtype_policy(dtype):
         features = backbones.mobilenet_v2_features(lightness, trainable=not config.freeze_backbone)
-    finally:
-        keras.config.set_dtype_policy(previous)
 
     outputs = {}
     x = features["s16"]

@@ -13,7 +13,7 @@ class EvaluationCallback(keras.callbacks.Callback):
     """Every `eval_every` steps: colour metrics, grey baseline and an image grid, written to
     TensorBoard and to samples.png."""
 
-    def __init__(self, config, dataset, writer, model_dir, write_files, batches_seen=None):
+    def __init__(self, config, dataset, writer, model_dir, write_files, batches_seen):
         super().__init__()
         self.config = config
         self.batches_seen = batches_seen

@@ -133,13 +133,16 @@ def train(config):
     """Trains (or resumes) according to `config`; returns the summary dict."""
     start = time.time()
 
-    # --- Files the run reads, and pretrained weights: before any data is touched. ---
+    # --- Files the run reads, a resume's settings, and pretrained weights: before any data
+    # is touched. ---
     config.check_files()
+    check_resume(config)
     pretrained = None
     if imagenet_weights.is_pretrained_spec(config.init_from):
         pretrained = imagenet_weights.fetch_pretrained(config.init_from, config.model.backbone)
+    semantic = None
     if config.semantic_from:
-        deeplab.read_deeplab_v3_tflite(config.semantic_from)  # a bad file fails here
+        semantic = deeplab.read_deeplab_v3_tflite(config.semantic_from)
 
     # --- Strategy and model directory. ---
     # The chief writes the model directory; every other worker reads the chief's checkpoints
@@ -150,7 +153,6 @@ def train(config):
     chief = is_chief(strategy)
     model_dir = config.model_dir if chief else worker_dir(config.model_dir, strategy)
     tf.io.gfile.makedirs(model_dir)
-    check_resume(config)
     if chief:
         model_files.write_config(model_dir, config)
 
@@ -212,7 +214,7 @@ def train(config):
             print(f"Warm start from {config.init_from}: loaded {len(loaded)} layers: {loaded}")
             print(f"  not loaded ({len(skipped)}): {skipped}", flush=True)
         if not latest and config.semantic_from:
-            deeplab.load_deeplab_v3(model, config.semantic_from)
+            deeplab.load_deeplab_v3(model, config.semantic_from, semantic)
     step = int(batches_seen.numpy())
     print(
         f"Model: {model.count_params():,} parameters, {count_flops(model) / 1e9:.2f} GFLOPs/image "
