@@ -76,7 +76,7 @@ def main(argv):
     from colorization.core.config import ResumeError
     from colorization.model.imagenet_weights import PretrainedError
     from colorization.training import trainer as training
-    from data_prep.sources import SourceError
+    from data_prep.source_types import SourceError
 
     try:
         train_config = _with_epochs(train_config, FLAGS.epochs)

@@ -23,7 +23,7 @@ SIZE = 257
 
 
 def _photos(folder, count):
-    from data_prep.sources import list_images
+    from data_prep.file_sources import list_images
 
     files = sorted(list_images(folder))
     if not files:

@@ -56,7 +56,7 @@ def main(argv):
     from selenium.webdriver.support.ui import WebDriverWait
 
     from colorization.inference.demo import example_files
-    from data_prep.sources import list_images
+    from data_prep.file_sources import list_images
 
     if find_browser() is None:
         raise cli.CommandError(f"{MISSING_BROWSER}")

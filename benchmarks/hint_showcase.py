@@ -96,7 +96,7 @@ def main(argv):
 
     from colorization.evaluation import crops as evaluation
     from colorization.inference import colorizer as inference
-    from data_prep.sources import skimage_photos
+    from data_prep.file_sources import skimage_photos
 
     colorizer = inference.Colorizer(FLAGS.model)
     if not colorizer.takes_hints:

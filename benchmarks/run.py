@@ -195,7 +195,7 @@ def _real_photos(size):
     """L (n, S, S, 1) of scikit-image's photos: real inputs for the agreement checks."""
     import skimage.data
 
-    from colorization.inference import colorizer as inference
+    from colorization.inference import decoding as inference
 
     photos = [skimage.data.chelsea(), skimage.data.astronaut(), skimage.data.coffee()]
     return tf.concat(

@@ -11,9 +11,10 @@ RUNS/priors.npz, unless the variant changes --mix_lambda), plus the variant's ow
 --train_flags (train_main.py's flags, checked before any work starts; the variant trains in
 this process). It is then scored with the reference on the same val photos (whole photos
 through the colorize path, --per_set of each set, paired 95 % bootstrap intervals), and one
-row per variant goes to RUNS/screening.json and to the screening table of --table (between
-its `<!-- screening:start -->` and `<!-- screening:end -->` lines). Rerunning a variant
-resumes its training and replaces its row.
+row per variant goes to RUNS/screening.json and, with --table=FILE.md, to the screening
+table of that file (between its `<!-- screening:start -->` and `<!-- screening:end -->`
+lines). Rerunning a variant resumes its training (a finished one is only scored again, its
+summary.json kept) and replaces its row.
 
 One training at a time: two at once on a small machine each run at a fraction of their speed,
 and the table records minutes.
@@ -26,23 +27,19 @@ import time
 
 from absl import flags
 
+from benchmarks.screening_table import (
+    DEFAULT_STEPS,
+    TRAIN_SET,
+    markdown_row,
+    summary_row,
+    update_table,
+)
 from colorization.core import cli, config_flags
 
 FLAGS = flags.FLAGS
 
 # Every set of the documented data layout, each scored on its own val split and pooled.
 VAL_SETS = "voc_dir:voc2012_animals,voc_dir:voc_street,folder:photos/*"
-TRAIN_SET = "voc_dir:voc2012_animals,voc_dir:voc_street,folder:photos"
-# Every variant's training budget unless --steps says otherwise.
-DEFAULT_STEPS = 2000
-TABLE_START, TABLE_END = "<!-- screening:start -->", "<!-- screening:end -->"
-SOURCES_START, SOURCES_END = "<!-- screening-sources:start -->", "<!-- screening-sources:end -->"
-HEADER = (
-    "| variant | flags | minutes | AuC − grey | rebalanced AuC − grey | colourfulness | "
-    "brown-cast share | blotch | bleeding | class top-1 | rebalanced AuC − ref. [95 %] | "
-    "brown-cast − ref. [95 %] | blotch − ref. [95 %] |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-)
 
 
 def define_flags():
@@ -77,7 +74,12 @@ def define_flags():
     flags.DEFINE_integer("image_size", 224, "Size S the models colour at.", lower_bound=32)
     flags.DEFINE_float("temperature", 0.5, "Annealed-mean temperature of every model.")
     flags.DEFINE_integer("bootstrap", 1000, "Bootstrap resamples.", lower_bound=10)
-    flags.DEFINE_string("table", "docs/experiments.md", "Markdown file with the table.")
+    flags.DEFINE_string(
+        "table",
+        "",
+        "Markdown file whose screening table is rewritten from RUNS/screening.json (e.g. "
+        "docs/experiments.md); empty = none.",
+    )
     flags.mark_flags_as_required(["name"])
 
 
@@ -130,12 +132,22 @@ def train_config(name, train_flags, runs, priors, steps, seed, init_from, data_r
     return config_flags.config_from_args(args)
 
 
+def finished(model_dir, steps):
+    """Whether `model_dir` holds a run trained to `steps`: its model.keras and a
+    summary.json that says so (a resume would only rewrite the summary)."""
+    path = os.path.join(model_dir, "summary.json")
+    if not (os.path.exists(path) and os.path.exists(os.path.join(model_dir, "model.keras"))):
+        return False
+    with open(path) as f:
+        return json.load(f).get("steps") == steps
+
+
 def train(config):
     """Trains (or resumes) `config` in this process; returns the minutes of this call."""
     from colorization.core.config import ResumeError
     from colorization.model.imagenet_weights import PretrainedError
     from colorization.training import trainer
-    from data_prep.sources import SourceError
+    from data_prep.source_types import SourceError
 
     os.makedirs(config.model_dir, exist_ok=True)
     print(f"Training {config.model_dir}", flush=True)
@@ -153,7 +165,8 @@ def train(config):
 
 def score(models, output_dir, val_dataset, data_root, per_set, image_size, temperature, bootstrap):
     """The full evaluation protocol on `models` [(name, path)]; returns metrics.json's dict."""
-    from colorization.evaluation.command import EvalConfig, run_full
+    from colorization.evaluation.protocols import run_full
+    from colorization.evaluation.settings import EvalConfig
 
     config = EvalConfig(
         models=tuple(models),
@@ -168,135 +181,6 @@ def score(models, output_dir, val_dataset, data_root, per_set, image_size, tempe
         num_bootstrap=bootstrap,
     )
     return run_full(config)
-
-
-def _interval(value, bounds, scale=1.0):
-    return f"{scale * value:+.2f} [{scale * bounds[0]:+.2f}, {scale * bounds[1]:+.2f}]"
-
-
-def summary_row(name, flags_text, minutes, result, reference=None):
-    """The variant's figures: pooled (and per set), against grey and the reference. With a
-    single val set the evaluation has no pooled summary: that set's figures are pooled."""
-    pooled = result.get("all")
-    if pooled is None:
-        if len(result["per_set"]) != 1:
-            raise ValueError("an evaluation without a pooled summary must hold one set.")
-        pooled = next(iter(result["per_set"].values()))
-    row = {
-        "variant": name,
-        "flags": flags_text,
-        "minutes": round(minutes, 1),
-        "num_images": pooled["num_images"],
-        "pooled": {},
-        "per_set": {},
-    }
-
-    def figures(summary):
-        m = summary["metrics"][name]
-        d = summary["differences"][f"{name} - grey"]
-        out = {
-            "auc_minus_grey": d["auc"],
-            "rebalanced_auc_minus_grey": d["rebalanced_auc"],
-            "colorfulness_ratio": m["colorfulness_ratio"],
-            "sepia_share": m["sepia_share"],
-            "blotch": m.get("blotch"),
-            "bleeding": m.get("bleeding"),
-            "top1": summary["class"][name].get("top1_accuracy"),
-        }
-        if reference:
-            key = f"{name} - {reference}"
-            out["minus_reference"] = summary["differences"][key]
-            out["minus_reference_interval"] = summary["interval"]["differences"][key]
-        return out
-
-    row["pooled"] = figures(pooled)
-    for set_name, summary in result["per_set"].items():
-        row["per_set"][set_name] = figures(summary)
-    return row
-
-
-def variant_flags(row):
-    """What sets the variant apart from the base run: its seed, training data and budget when
-    they differ, then its train_main flags, and its reference when that is not the base run."""
-    parts = []
-    if row.get("seed", 0):
-        parts.append(f"--seed={row['seed']}")
-    if row.get("steps", DEFAULT_STEPS) != DEFAULT_STEPS:
-        parts.append(f"--steps={row['steps']}")
-    if row.get("train_dataset", TRAIN_SET) != TRAIN_SET:
-        parts.append(f"--dataset={row['train_dataset']}")
-    if row["flags"]:
-        parts.append(row["flags"])
-    if row.get("reference") not in (None, "", "base"):
-        parts.append(f"(against {row['reference']})")
-    return " ".join(parts)
-
-
-def markdown_row(row):
-    p = row["pooled"]
-    versus = "—", "—", "—"
-    if "minus_reference" in p:
-        d, iv = p["minus_reference"], p["minus_reference_interval"]
-        versus = tuple(
-            _interval(d[k], iv[k]) if k in d else "—"
-            for k in ("rebalanced_auc", "sepia_share", "blotch")
-        )
-    top1 = "—" if p["top1"] is None else f"{p['top1']:.1f} %"
-    edges = ["—" if p.get(k) is None else f"{p[k]:.2f}" for k in ("blotch", "bleeding")]
-    return (
-        f"| {row['variant']} | `{variant_flags(row) or '(base)'}` | {row['minutes']:.0f} | "
-        f"{p['auc_minus_grey']:+.2f} | {p['rebalanced_auc_minus_grey']:+.2f} | "
-        f"{100 * p['colorfulness_ratio']:.0f} % | {p['sepia_share']:.1f} % | {edges[0]} | "
-        f"{edges[1]} | {top1} | {versus[0]} | {versus[1]} | {versus[2]} |"
-    )
-
-
-def source_table(rows):
-    """Lines of a Markdown table: per source, each variant's paired difference from its
-    reference, "rebalanced AuC / brown-cast share" (points). Variants without a reference
-    are left out; None when no variant has one."""
-    paired = [r for r in rows if "minus_reference" in r["pooled"]]
-    if not paired:
-        return None
-    sets = list(paired[0]["per_set"])
-    lines = [
-        "| source | " + " | ".join(r["variant"] for r in paired) + " |",
-        "|---|" + "---|" * len(paired),
-    ]
-    for set_name in [*sets, None]:
-        cells = []
-        for r in paired:
-            figures = r["pooled"] if set_name is None else r["per_set"].get(set_name)
-            if not figures or "minus_reference" not in figures:
-                cells.append("—")
-                continue
-            d = figures["minus_reference"]
-            cells.append(f"{d['rebalanced_auc']:+.2f} / {d['sepia_share']:+.1f}")
-        label = "**pooled**" if set_name is None else set_name.split(":", 1)[-1]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return lines
-
-
-def _replace_between(text, start, end, lines):
-    block = "\n".join([start, *lines, end])
-    if start in text and end in text:
-        return text[: text.index(start)] + block + text[text.index(end) + len(end) :]
-    return text.rstrip("\n") + "\n\n" + block + "\n"
-
-
-def update_table(path, rows):
-    """Rewrites the screening table of the Markdown file at `path` from `rows`, and the
-    per-source table of differences from the reference (when a variant has one)."""
-    text = open(path).read() if os.path.exists(path) else ""
-    text = _replace_between(
-        text, TABLE_START, TABLE_END, [*HEADER, *(markdown_row(r) for r in rows)]
-    )
-    sources_lines = source_table(rows)
-    if sources_lines:
-        text = _replace_between(text, SOURCES_START, SOURCES_END, sources_lines)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
 
 
 def main(argv):
@@ -330,10 +214,15 @@ def main(argv):
         FLAGS.runs, FLAGS.data_root, FLAGS.train_dataset, FLAGS.train_image_size or 160
     )
     config = train_config(*variant, priors, *schedule)
-    minutes = train(config)
     model_dir = config.model_dir
-    # A resumed run reports the wall time of the whole training (summary.json).
-    with open(os.path.join(model_dir, "summary.json")) as f:
+    summary_path = os.path.join(model_dir, "summary.json")
+    if finished(model_dir, config.steps):
+        print(f"{model_dir} is trained ({config.steps} steps): scoring it again.", flush=True)
+        minutes = 0.0
+    else:
+        minutes = train(config)
+    # A resumed or finished run reports the wall time of the whole training (summary.json).
+    with open(summary_path) as f:
         summary = json.load(f)
     minutes = max(minutes, summary.get("wall_time_s", 0) / 60)
     reference_name = "reference" if FLAGS.reference else None
@@ -360,9 +249,12 @@ def main(argv):
     rows = [r for r in rows if r["variant"] != FLAGS.name] + [row]
     with open(results_path, "w") as f:
         json.dump(rows, f, indent=2)
-    update_table(FLAGS.table, rows)
     print(markdown_row(row))
-    print(f"Wrote {results_path} and the table in {FLAGS.table}")
+    if FLAGS.table:
+        update_table(FLAGS.table, rows)
+        print(f"Wrote {results_path} and the table in {FLAGS.table}")
+    else:
+        print(f"Wrote {results_path}")
     return 0
 
 

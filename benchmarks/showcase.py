@@ -31,9 +31,10 @@ def main(argv):
         raise cli.CommandError(f"--height must be >= 16. Received: {FLAGS.height}")
     import tensorflow as tf
 
+    from colorization.core.config import VOC_CLASSES
     from colorization.evaluation import crops as evaluation
     from colorization.inference import colorizer as inference
-    from data_prep.sources import VOC_CLASSES, skimage_photos
+    from data_prep.file_sources import skimage_photos
 
     kwargs = {} if FLAGS.temperature is None else {"temperature": FLAGS.temperature}
     colorizer = inference.Colorizer(FLAGS.model, **kwargs)

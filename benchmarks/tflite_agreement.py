@@ -33,12 +33,12 @@ def main(argv):
     del argv
     from colorization.inference import tflite_runner as tflite_colorize
     from colorization.inference.colorizer import Colorizer
-    from data_prep import sources
+    from data_prep import audit, sources
     from export import tflite
 
     source = sources.load_source(FLAGS.dataset, FLAGS.split, data_root=FLAGS.data_root)
     photos = [
-        sources.decode_image(e["image_bytes"]).numpy() for e in source.dataset.take(FLAGS.images)
+        audit.decode_image(e["image_bytes"]).numpy() for e in source.dataset.take(FLAGS.images)
     ]
     reference = Colorizer(FLAGS.model)
     expected = [reference.colorize_batch(p[None]) for p in photos]

@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from colorization.core import bins, color, hints
 from colorization.core.config import ENCODINGS, check_image_size
-from data_prep import sources
+from data_prep import audit
 
 # Share of training photos without hints unless a config says otherwise (Zhang et al. 2017).
 NO_HINT_SHARE = hints.STOP_PROBABILITY
@@ -224,7 +224,7 @@ def _drop_grey(dataset, source, config):
     # Grey photos teach "no colour"; TFDS sources are not audited, so test here.
     return dataset.filter(
         tf.autograph.experimental.do_not_convert(
-            lambda e: tf.logical_not(sources.is_grey(e["image"]))
+            lambda e: tf.logical_not(audit.is_grey(e["image"]))
         )
     )
 
@@ -232,7 +232,7 @@ def _drop_grey(dataset, source, config):
 @tf.autograph.experimental.do_not_convert
 def _decode(element):
     return {
-        "image": sources.decode_image(element["image_bytes"]),
+        "image": audit.decode_image(element["image_bytes"]),
         "label": element["label"],
         "labels": element["labels"],
     }
@@ -250,7 +250,7 @@ def build_dataset(source, config, bin_weights=None, repeat=None, start_example=0
     """The batched dataset of (features, targets) for `model.fit` / evaluation.
 
     Args:
-      source: a `data_prep.sources.Source`.
+      source: a `data_prep.source_types.Source`.
       config: `PipelineConfig`.
       bin_weights: (313,) rebalancing weights; None = all ones.
       repeat: repeat forever; defaults to config.training.
@@ -279,13 +279,18 @@ def build_dataset(source, config, bin_weights=None, repeat=None, start_example=0
         )
     if repeat:
         dataset = dataset.repeat()
-    if start_example:
-        # Skipped before decoding: costs reading bytes, not decoding pixels.
+    # The stream's examples are counted after the grey filter (the index seeds each crop),
+    # so a resume skips after it. Where no filter follows (cached pixels, audited sources)
+    # it skips before decoding: reading bytes, not decoding pixels.
+    filter_follows = not config.cache and config.drop_grey and not source.audited
+    if start_example and not filter_follows:
         dataset = dataset.skip(start_example)
     if not config.cache:
         dataset = _drop_grey(
             dataset.map(_decode, num_parallel_calls=tf.data.AUTOTUNE), source, config
         )
+    if start_example and filter_follows:
+        dataset = dataset.skip(start_example)
     # The running index seeds each example's crop and flip.
     dataset = dataset.enumerate(start=start_example).map(
         tf.autograph.experimental.do_not_convert(

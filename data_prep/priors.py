@@ -266,6 +266,6 @@ def define_flags():
 
 if __name__ == "__main__":
     from colorization.core import cli
-    from data_prep.sources import SourceError
+    from data_prep.source_types import SourceError
 
     cli.run(main, define_flags, user_errors=(SourceError,))

@@ -131,7 +131,7 @@ def main(argv):
     # export is written.
     images = None
     if "tflite" in FLAGS.formats and "int8" in FLAGS.tflite_variants:
-        from data_prep.sources import SourceError
+        from data_prep.source_types import SourceError
 
         if FLAGS.calibration_dataset:
             spec = FLAGS.calibration_dataset

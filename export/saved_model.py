@@ -10,7 +10,11 @@ OUTPUT/saved_model/colorizer). Signatures:
                              (batch, N, 2) (x, y) in pixels of each photo, hint_rgb uint8
                              (batch, N, 3) the colour each point should have -> the
                              outputs of serving_default; points with a negative
-                             coordinate are padding (photos with fewer hints than N)
+                             coordinate are padding (photos with fewer hints than N); a
+                             point outside its photo is InvalidArgument. At the exported
+                             temperature
+  colorize_with_hints_and_temperature
+                             the same with temperature float32 () as a fourth input
   colorize_bytes_with_hints  (models trained with hints) image_bytes and the same hint_points,
                              hint_rgb -> png_bytes, class_probs
   colorize_bytes             image_bytes string (batch,) JPEG/PNG -> png_bytes string (batch,),
@@ -24,8 +28,8 @@ Speed at batch 1 (benchmarks.run): with `xla=True` the network's forward pass at
 S x S runs as an XLA-compiled function inside every signature (TF Serving and
 tf.saved_model.load run it compiled; one compilation per batch size), while the photo-sized
 decoding around it stays dynamic. It is off by default: the README's table says when it
-pays. `bfloat16_copy` gives the same network under Keras' mixed_bfloat16 policy (bfloat16 matmuls and convolutions, float32 outputs) for CPUs with
-AVX512_BF16 or AMX.
+pays. `bfloat16_copy` gives the same network under Keras' mixed_bfloat16 policy (bfloat16
+matmuls and convolutions, float32 outputs) for CPUs with AVX512_BF16 or AMX.
 """
 
 import os
@@ -37,7 +41,7 @@ from colorization.archive.photo_files import DEFAULT_MAX_PIXELS
 from colorization.core import bins, guided
 from colorization.core import hints as hint_maps
 from colorization.core.config import HINT_CHANNELS
-from colorization.inference import colorizer as inference
+from colorization.inference import decoding as inference
 from colorization.model.network import input_size, model_inputs, with_dtype_policy
 
 PRECISIONS = ("float32", "bfloat16")
@@ -122,6 +126,26 @@ def _checked_size(image_bytes, max_pixels):
     )
 
 
+def _photo_hint_map(points, rgb, height, width, size):
+    """user_hint_map of one photo's points, after checking in the graph that each point
+    that is not padding lies in the photo: InvalidArgument naming the point and the size
+    otherwise (a point outside would be dropped silently)."""
+    points = tf.convert_to_tensor(points, tf.float32)
+    limit = tf.cast(tf.stack([width, height]), tf.float32)
+    outside = tf.reduce_any(points >= limit, axis=-1) & tf.reduce_all(points >= 0.0, axis=-1)
+    check = tf.debugging.Assert(
+        tf.logical_not(tf.reduce_any(outside)),
+        [
+            "hint point (x, y) outside the photo:",
+            tf.boolean_mask(points, outside)[:1],
+            "expected 0 <= x < width, 0 <= y < height; (width, height) =",
+            limit,
+        ],
+    )
+    with tf.control_dependencies([check]):
+        return hint_maps.user_hint_map(points, rgb, height, width, size)
+
+
 def _colorize_one_encoded(
     model,
     image_bytes,
@@ -137,7 +161,7 @@ def _colorize_one_encoded(
     maps = None
     if points is not None:
         shape = tf.shape(image)
-        maps = hint_maps.user_hint_map(points, rgb, shape[0], shape[1], input_size(model))[None]
+        maps = _photo_hint_map(points, rgb, shape[0], shape[1], input_size(model))[None]
     result = _colorize(model, image[tf.newaxis], temperature, network, maps, edge)
     return tf.io.encode_png(result["rgb"][0]), result["class_probs"][0]
 
@@ -149,8 +173,8 @@ def build_archive(
     edge=guided.OFF,
     max_pixels=DEFAULT_MAX_PIXELS,
 ):
-    """A keras.export.ExportArchive holding the model and its signatures (four, and
-    colorize_with_hints and colorize_bytes_with_hints for a model that takes hints).
+    """A keras.export.ExportArchive holding the model and its signatures (four, and the
+    three hint signatures for a model that takes hints).
 
     xla: run the network's forward pass (fixed S x S) as an XLA-compiled function.
     edge: how every colour signature upsamples ab (guided.EdgeAware; default bilinear).
@@ -173,14 +197,20 @@ def build_archive(
     def colorize_with_temperature(image, temperature):
         return _colorize(model, image, temperature, network, edge=edge)
 
-    def colorize_with_hints(image, hint_points, hint_rgb):
+    def hinted(image, hint_points, hint_rgb, temperature):
         shape = tf.shape(image)
         maps = tf.map_fn(
-            lambda pair: hint_maps.user_hint_map(pair[0], pair[1], shape[1], shape[2], size),
+            lambda pair: _photo_hint_map(pair[0], pair[1], shape[1], shape[2], size),
             (hint_points, hint_rgb),
             fn_output_signature=tf.TensorSpec([size, size, HINT_CHANNELS], tf.float32),
         )
-        return _colorize(model, image, default_temperature, network, maps, edge)
+        return _colorize(model, image, temperature, network, maps, edge)
+
+    def colorize_with_hints(image, hint_points, hint_rgb):
+        return hinted(image, hint_points, hint_rgb, default_temperature)
+
+    def colorize_with_hints_and_temperature(image, hint_points, hint_rgb, temperature):
+        return hinted(image, hint_points, hint_rgb, temperature)
 
     def colorize_bytes(image_bytes):
         png, probs = tf.map_fn(
@@ -225,14 +255,15 @@ def build_archive(
         [image_spec, tf.TensorSpec([], tf.float32, name="temperature")],
     )
     if takes_hints:
+        hint_specs = [
+            tf.TensorSpec([None, None, 2], tf.float32, name="hint_points"),
+            tf.TensorSpec([None, None, 3], tf.uint8, name="hint_rgb"),
+        ]
+        archive.add_endpoint("colorize_with_hints", colorize_with_hints, [image_spec, *hint_specs])
         archive.add_endpoint(
-            "colorize_with_hints",
-            colorize_with_hints,
-            [
-                image_spec,
-                tf.TensorSpec([None, None, 2], tf.float32, name="hint_points"),
-                tf.TensorSpec([None, None, 3], tf.uint8, name="hint_rgb"),
-            ],
+            "colorize_with_hints_and_temperature",
+            colorize_with_hints_and_temperature,
+            [image_spec, *hint_specs, tf.TensorSpec([], tf.float32, name="temperature")],
         )
     archive.add_endpoint(
         "colorize_bytes", colorize_bytes, [tf.TensorSpec([None], tf.string, name="image_bytes")]

@@ -37,6 +37,34 @@ def hint_tensors(hint_lists):
     return points, colours
 
 
+def read_hints(path):
+    """[(x, y, (r, g, b))] from a JSON file of [{"x": X, "y": Y, "rgb": [R, G, B]}, ...];
+    OSError or ValueError naming what is wrong. Points outside the photo are refused by the
+    server, which knows the photo's size."""
+    try:
+        with open(path) as f:
+            entries = json.load(f)
+    except OSError as e:
+        raise OSError(f"cannot read it ({e.strerror})") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not JSON ({e})") from None
+    expected = 'expected a list of {"x": X, "y": Y, "rgb": [R, G, B]} (R, G, B in 0-255)'
+    if not isinstance(entries, list):
+        raise ValueError(expected)
+    hints = []
+    for i, entry in enumerate(entries):
+        try:
+            x, y, rgb = float(entry["x"]), float(entry["y"]), entry["rgb"]
+            ok = isinstance(rgb, list) and len(rgb) == 3 and set(entry) == {"x", "y", "rgb"}
+            ok = ok and all(type(c) is int and 0 <= c <= 255 for c in rgb)
+        except (TypeError, KeyError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"entry {i} is {entry!r}; {expected}")
+        hints.append((x, y, tuple(rgb)))
+    return hints
+
+
 def rest_url(host, port, model_name):
     return f"http://{host}:{port}/v1/models/{model_name}:predict"
 
@@ -141,16 +169,8 @@ def main(argv=None):
         return 2
     hints = None
     if args.hints:
-        import io
-
-        from PIL import Image
-
-        from colorization.inference.hint_points import parse_hints, read_hints_file
-
         try:
-            hints = read_hints_file(args.hints)
-            width, height = Image.open(io.BytesIO(image_bytes)).size
-            parse_hints(hints, height, width)
+            hints = read_hints(args.hints)
         except (OSError, ValueError) as e:
             print(f"error: --hints={args.hints}: {e}", file=sys.stderr)
             return 2

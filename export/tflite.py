@@ -173,10 +173,10 @@ def export_tflite(
 
 def sample_images(source_spec, count=64, data_dir=None, data_root=None):
     """uint8 photos from a data source, for calibration (relative folders under data_root)."""
-    from data_prep import sources
+    from data_prep import audit, sources
 
     source = sources.load_source(source_spec, "train", data_dir, data_root=data_root)
     images = []
     for element in source.dataset.take(count):
-        images.append(sources.decode_image(element["image_bytes"]).numpy())
+        images.append(audit.decode_image(element["image_bytes"]).numpy())
     return images

@@ -11,7 +11,17 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from colorization.core import bins, color
-from data_prep import build_tfds, pipeline, priors, sources
+from colorization.core.config import VOC_CLASSES
+from data_prep import (
+    audit,
+    build_tfds,
+    file_sources,
+    mixing,
+    pipeline,
+    priors,
+    source_types,
+    sources,
+)
 from tests.helpers import photo as _photo
 from tests.helpers import run_module, write_vocdevkit
 from tests.helpers import voc_xml as _voc_xml
@@ -56,9 +66,9 @@ def image_folder(tmp_path_factory):
 
 def test_parse_voc_annotation_dominant_class_by_total_area():
     for objects, expected in VOC_IMAGES.values():
-        label, present = sources.parse_voc_annotation(_voc_xml(objects))
-        assert label == (sources.VOC_CLASSES.index(expected) if expected else -1)
-        names = {sources.VOC_CLASSES[i] for i in np.flatnonzero(present)}
+        label, present = file_sources.parse_voc_annotation(_voc_xml(objects))
+        assert label == (VOC_CLASSES.index(expected) if expected else -1)
+        names = {VOC_CLASSES[i] for i in np.flatnonzero(present)}
         assert names == {name for name, _ in objects}
 
 
@@ -67,7 +77,7 @@ def test_voc_dir_source(voc_dir):
     elements = list(source.dataset.as_numpy_iterator())
     assert source.num_examples == 4 and len(elements) == 4 and source.has_labels
     for element, (objects, expected) in zip(elements, VOC_IMAGES.values(), strict=True):
-        assert element["label"] == (sources.VOC_CLASSES.index(expected) if expected else -1)
+        assert element["label"] == (VOC_CLASSES.index(expected) if expected else -1)
         assert element["labels"].shape == (20,) and element["labels"].sum() == len(
             {n for n, _ in objects}
         )
@@ -77,7 +87,7 @@ def test_voc_dir_source(voc_dir):
 
 
 def test_voc_dir_missing_split_is_a_clear_error(voc_dir):
-    with pytest.raises(sources.SourceError, match="test.txt"):
+    with pytest.raises(source_types.SourceError, match="test.txt"):
         sources.load_source(f"voc_dir:{voc_dir}", "test")
 
 
@@ -88,7 +98,7 @@ def test_image_folder_skips_and_counts_bad_files(image_folder, caplog):
     assert source.num_examples == 4  # good.jpg, alpha.png, colour16.png, photo.bmp
     assert not source.has_labels
     assert "corrupt.jpg" in caplog.text and "grey.jpg" in caplog.text
-    images = [sources.decode_image(e["image_bytes"]).numpy() for e in source.dataset]
+    images = [audit.decode_image(e["image_bytes"]).numpy() for e in source.dataset]
     assert all(image.dtype == np.uint8 and image.shape == (40, 56, 3) for image in images)
 
 
@@ -101,40 +111,40 @@ def test_a_second_audit_decodes_only_new_or_changed_files(tmp_path, monkeypatch)
     (tmp_path / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
     paths = sorted(str(p) for p in tmp_path.iterdir())
     checked = []
-    audit_pass = sources._audit_pass
+    audit_pass = audit._audit_pass
 
     def counting(files, grey_chroma):
         checked.append(sorted(os.path.basename(f) for f in files))
         return audit_pass(files, grey_chroma)
 
-    monkeypatch.setattr(sources, "_audit_pass", counting)
-    first = sources.audit_files(paths)
+    monkeypatch.setattr(audit, "_audit_pass", counting)
+    first = audit.audit_files(paths)
     assert checked == [["corrupt.jpg", "p0.jpg", "p1.jpg", "p2.jpg"]]
     assert first[0] == [1, 2, 3] and first[1] == {"empty file": 0, "unreadable": 1, "grey": 0}
-    assert sources.audit_files(paths)[:2] == first[:2] and len(checked) == 1
+    assert audit.audit_files(paths)[:2] == first[:2] and len(checked) == 1
     # p1 becomes grey and corrupt.jpg a photo: only they are decoded again.
     Image.fromarray(_photo(21)).convert("L").save(tmp_path / "p1.jpg")
     Image.fromarray(_photo(30, 24, 20)).save(tmp_path / "corrupt.jpg")
-    good, skipped, bad = sources.audit_files(paths)
+    good, skipped, bad = audit.audit_files(paths)
     assert checked[1] == ["corrupt.jpg", "p1.jpg"]
     assert good == [0, 1, 3] and skipped == {"empty file": 0, "unreadable": 0, "grey": 1}
     assert [os.path.basename(p) for p in bad["grey"]] == ["p1.jpg"]
 
 
 def test_sixteen_bit_and_alpha_decode_to_the_same_pixels(image_folder):
-    colour16 = sources.decode_image(tf.io.read_file(str(image_folder / "colour16.png"))).numpy()
+    colour16 = audit.decode_image(tf.io.read_file(str(image_folder / "colour16.png"))).numpy()
     np.testing.assert_array_equal(colour16, _photo(13))
-    alpha = sources.decode_image(tf.io.read_file(str(image_folder / "sub" / "alpha.png"))).numpy()
+    alpha = audit.decode_image(tf.io.read_file(str(image_folder / "sub" / "alpha.png"))).numpy()
     np.testing.assert_array_equal(alpha, _photo(11))
 
 
 def test_source_without_usable_images_fails_clearly(tmp_path):
     (tmp_path / "bad.jpg").write_bytes(b"junk")
-    with pytest.raises(sources.SourceError, match="no usable image"):
+    with pytest.raises(source_types.SourceError, match="no usable image"):
         sources.load_source(f"folder:{tmp_path}")
-    with pytest.raises(sources.SourceError, match="not a directory"):
+    with pytest.raises(source_types.SourceError, match="not a directory"):
         sources.load_source(f"folder:{tmp_path / 'nope'}")
-    with pytest.raises(sources.SourceError, match="Unknown data set spec"):
+    with pytest.raises(source_types.SourceError, match="Unknown data set spec"):
         sources.load_source("ftp:somewhere")
 
 
@@ -188,7 +198,7 @@ def test_tfds_voc_source_with_mock_data():
 
 
 def test_tfds_not_prepared_names_offline_alternatives(tmp_path):
-    with pytest.raises(sources.SourceError, match="voc_dir:PATH.*folder:PATH.*build_tfds"):
+    with pytest.raises(source_types.SourceError, match="voc_dir:PATH.*folder:PATH.*build_tfds"):
         sources.load_source("voc/2007", "train", data_dir=str(tmp_path))
 
 
@@ -318,7 +328,7 @@ def test_build_dataset_batches(voc_dir):
 def test_grey_images_are_dropped_for_unaudited_sources():
     grey = np.repeat(_photo(3)[..., :1], 3, axis=-1)
     encoded = [tf.io.encode_png(x).numpy() for x in (_photo(1), grey, _photo(2))]
-    source = sources.Source(
+    source = source_types.Source(
         "test",
         tf.data.Dataset.from_tensor_slices(
             {"image_bytes": encoded, "label": [0, 1, 2], "labels": np.zeros((3, 20), np.float32)}
@@ -360,12 +370,12 @@ def test_folder_names_that_are_voc_classes_become_labels(tmp_path):
     for folder, seed in (("dog", 1), ("tench", 2), ("Person", 3)):
         (tmp_path / folder).mkdir()
         Image.fromarray(_photo(seed)).save(tmp_path / folder / f"{folder}.jpg")
-    source = sources.from_image_folder(str(tmp_path))
+    source = file_sources.from_image_folder(str(tmp_path))
     labels = [int(e["label"]) for e in source.dataset]
     # Sorted paths: Person/, dog/, tench/.
     assert labels == [
-        sources.VOC_CLASSES.index("person"),
-        sources.VOC_CLASSES.index("dog"),
+        VOC_CLASSES.index("person"),
+        VOC_CLASSES.index("dog"),
         -1,
     ]
     assert source.has_labels
@@ -398,39 +408,41 @@ def test_combined_sources_mix_every_photo_once_per_epoch(voc_dir, image_folder):
 
 def test_folder_val_split_is_a_fixed_tenth_whatever_the_root(tmp_path):
     names = [f"photo_{i:03d}.jpg" for i in range(200)]
-    sides = {n: sources.folder_split_of(os.path.join("anywhere", n)) for n in names}
+    sides = {n: file_sources.folder_split_of(os.path.join("anywhere", n)) for n in names}
     # The side depends on the file name only, and about one photo in ten is held out.
-    assert all(sources.folder_split_of(os.path.join("x", "y", n)) == s for n, s in sides.items())
+    assert all(
+        file_sources.folder_split_of(os.path.join("x", "y", n)) == s for n, s in sides.items()
+    )
     assert 10 <= sum(s == "val" for s in sides.values()) <= 30
     for i, name in enumerate(names[:40]):
         folder = tmp_path / ("dog" if i % 2 else "things")
         folder.mkdir(exist_ok=True)
         Image.fromarray(_photo(i)).save(folder / name)
-    every = {sources.folder_split_of(n) for n in names[:40]}
+    every = {file_sources.folder_split_of(n) for n in names[:40]}
     assert every == {"train", "val"}, "the 40 names must fall on both sides for this test"
     got = {}
-    for split in sources.FOLDER_SPLITS:
-        source = sources.from_image_folder(str(tmp_path), split, audit=False)
+    for split in file_sources.FOLDER_SPLITS:
+        source = file_sources.from_image_folder(str(tmp_path), split, audit=False)
         got[split] = sorted(os.path.basename(p) for p in source.files[0])
     assert sorted(got["train"] + got["val"]) == got["all"] == sorted(names[:40])
     assert got["val"] == sorted(n for n in names[:40] if sides[n] == "val")
     # Reading a subfolder keeps each photo on its side.
     sub = sources.load_source(f"folder:{tmp_path / 'dog'}", "val", audit=False)
     assert {os.path.basename(p) for p in sub.files[0]} <= set(got["val"])
-    with pytest.raises(sources.SourceError, match="no split 'test'"):
-        sources.from_image_folder(str(tmp_path), "test")
+    with pytest.raises(source_types.SourceError, match="no split 'test'"):
+        file_sources.from_image_folder(str(tmp_path), "test")
 
 
 def test_folder_aliases_and_ancestor_folders_give_labels(tmp_path):
     for folder in ("human_seg/flat", "imagenette/english_springer", "pacs/horse/sub", "coco/flat"):
         (tmp_path / folder).mkdir(parents=True)
         Image.fromarray(_photo(len(folder))).save(tmp_path / folder / "a.jpg")
-    source = sources.from_image_folder(str(tmp_path), audit=False)
+    source = file_sources.from_image_folder(str(tmp_path), audit=False)
     got = {
         os.path.relpath(p, tmp_path): int(label)
         for p, label in zip(source.files[0], source.files[1], strict=True)
     }
-    voc = sources.VOC_CLASSES.index
+    voc = VOC_CLASSES.index
     assert got == {
         "coco/flat/a.jpg": -1,
         "human_seg/flat/a.jpg": voc("person"),
@@ -450,7 +462,7 @@ def _photo_tree(root, folders, per_folder=3):
 
 def test_folder_labels_do_not_depend_on_where_the_spec_starts(tmp_path):
     _photo_tree(tmp_path / "photos", ["human_seg/flat", "pacs/horse", "coco/flat"], 1)
-    voc = sources.VOC_CLASSES.index
+    voc = VOC_CLASSES.index
 
     def labels(spec):
         source = sources.load_source(spec, "all", data_root=str(tmp_path), audit=False)
@@ -470,16 +482,16 @@ def test_folder_labels_do_not_depend_on_where_the_spec_starts(tmp_path):
 def test_source_counts_move_each_share_towards_equal():
     sizes = [3000, 900, 100]
     # balance 1: every photo once; 0: every source alike; counts always fill the epoch.
-    assert sources.source_counts(sizes, 1.0).tolist() == sizes
-    assert sources.source_counts(sizes, 0.0).tolist() == [1334, 1333, 1333]
-    half = sources.source_counts(sizes, 0.5)
+    assert mixing.source_counts(sizes, 1.0).tolist() == sizes
+    assert mixing.source_counts(sizes, 0.0).tolist() == [1334, 1333, 1333]
+    half = mixing.source_counts(sizes, 0.5)
     assert half.sum() == 4000
     # Shares proportional to the square roots of the sizes (54.77 : 30 : 10), to a photo.
     expected = 4000 * np.sqrt(sizes) / np.sqrt(sizes).sum()
     assert np.all(np.abs(half - expected) < 1), (half, expected)
     for bad in (-0.1, 1.5):
         with pytest.raises(ValueError, match="balance must be in"):
-            sources.source_counts(sizes, bad)
+            mixing.source_counts(sizes, bad)
 
 
 def test_a_folder_star_spec_trains_on_every_subfolder_balanced(tmp_path):
@@ -516,14 +528,14 @@ def test_a_folder_star_spec_trains_on_every_subfolder_balanced(tmp_path):
         # The epoch keeps its length; the small source is drawn as source_counts says.
         assert source.num_examples == len(got) == 12
         assert sum(b in small for b in got) == small_count, balance
-        assert sum(b in small for b in got) == sources.source_counts([11, 1], balance)[1]
+        assert sum(b in small for b in got) == mixing.source_counts([11, 1], balance)[1]
         # Seeded: the same seed gives the same epoch.
         assert got == drawn(balance)[0]
     # A source cut to 6 of its 11 photos gives 6 different ones.
     got = drawn(0.0, seed=5)[0]
     large = [b for b in got if b not in small]
     assert len(large) == len(set(large)) == 6
-    with pytest.raises(sources.SourceError, match="is not a directory"):
+    with pytest.raises(source_types.SourceError, match="is not a directory"):
         sources.expand_spec("folder:nowhere/*", str(tmp_path))
     with pytest.raises(ValueError, match="source_balance must be in"):
         TrainConfig(source_balance=2.0)
@@ -538,7 +550,7 @@ def test_training_specs_are_read_under_data_root(tmp_path, monkeypatch):
     config = TrainConfig(dataset="folder:pics", data_root=str(root))
     train = sources.load_train_source(config)
     val = sources.load_val_source(config)
-    everything = sources.list_images(str(root / "pics"))
+    everything = file_sources.list_images(str(root / "pics"))
     assert train.num_examples + val.num_examples == len(everything) == 24
     assert train.name == f"folder:{root / 'pics'} [train]" and train.has_labels
 
@@ -548,15 +560,15 @@ def test_a_bad_or_empty_val_dataset_is_an_error_naming_it(tmp_path):
 
     _photo_tree(tmp_path / "pics", ["dog"], 12)
     _photo_tree(tmp_path / "few", ["cat"], 1)
-    names = [os.path.basename(p) for p in sources.list_images(str(tmp_path / "few"))]
-    assert all(sources.folder_split_of(n) == "train" for n in names), "pick other names"
+    names = [os.path.basename(p) for p in file_sources.list_images(str(tmp_path / "few"))]
+    assert all(file_sources.folder_split_of(n) == "train" for n in names), "pick other names"
     for bad, message in [
         ("folder:nowhere", "not a directory"),
         ("folder:few", "its 'val' split is empty"),
     ]:
         config = TrainConfig(dataset="folder:pics", val_dataset=bad, data_root=str(tmp_path))
-        with pytest.raises(sources.SourceError, match=f"val_dataset='{bad}': .*{message}"):
+        with pytest.raises(source_types.SourceError, match=f"val_dataset='{bad}': .*{message}"):
             sources.load_val_source(config)
     # The empty split says what to do about it.
-    with pytest.raises(sources.SourceError, match="split 'all' to use every photo"):
+    with pytest.raises(source_types.SourceError, match="split 'all' to use every photo"):
         sources.load_source("folder:few", "val", data_root=str(tmp_path))

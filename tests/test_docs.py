@@ -105,3 +105,29 @@ def test_the_circumstance_check_catches_its_words():
         assert CIRCUMSTANCES.search(words), words
     for words in ('scope="session"', "session.run(x)", "talent"):
         assert not CIRCUMSTANCES.search(words), words
+
+
+def test_the_readme_preset_table_says_what_each_preset_is():
+    """One row per preset of colorization.core.presets, none more, each with its own
+    training size S×S (and its trunk, where it is MobileNetV2)."""
+    from colorization.core.presets import PRESETS
+
+    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    rows = dict(re.findall(r"^\| `(\w+)` \| ([^|]+) \|", text, re.M))
+    assert set(rows) == set(PRESETS), sorted(rows)
+    for name, config in PRESETS.items():
+        size = config.model.image_size
+        assert f"{size}×{size}" in rows[name], (name, rows[name])
+        if config.model.backbone == "mobilenet_v2":
+            assert "MobileNetV2" in rows[name], (name, rows[name])
+
+
+def test_the_documents_quote_no_test_counts():
+    """How many tests a run had drifts with every change: the documents say how to run the
+    suite and about how long it takes, not how many tests it held."""
+    pattern = re.compile(r"\b\d{2,4} (tests|passed)\b")
+    quoted = {
+        os.path.relpath(path, ROOT): pattern.findall(open(path, encoding="utf-8").read())
+        for path in _documents()
+    }
+    assert not {k: v for k, v in quoted.items() if v}, quoted

@@ -28,7 +28,7 @@ import skimage.data
 from PIL import Image
 
 from colorization.inference import Colorizer
-from data_prep import sources
+from data_prep import file_sources
 from tests.helpers import ROOT, photo, small_vocdevkit, write_vocdevkit
 
 pytestmark = pytest.mark.slow
@@ -60,7 +60,7 @@ SKIPPED = (
 # that chain, the first match winning; every other line belongs to the "main" chain. A chain
 # holds every command that reads what another of its commands writes.
 CHAINS = (
-    ("screening", r"benchmarks\.screen|runs/screen/|^(SCREEN|BALANCED|SETS)="),
+    ("screening", r"benchmarks\.screen|runs/screen/|runs/curve\b|^(SCREEN|BALANCED|SETS)="),
     ("ablation", r"runs/(priors\.npz|abl_|cpu_scratch|cpu[245]\b)|^COMMON="),
     ("release", r"runs/(release|lambda08)\b|--mix_lambda=0\.5\b"),
     ("hints", r"runs/hints\b"),
@@ -87,6 +87,7 @@ MADE = {
         "runs/screen/balance_hints/eval/metrics.json",
         "runs/screen/ship_rule/metrics.json",
         "runs/screen/ship_hints/metrics.json",
+        "docs/learning_curve.svg",
         "shipped/model.keras",
     ),
     "hints": ("runs/hints/model.keras", "shipped/model.keras"),
@@ -177,6 +178,9 @@ def rewrite(line, tflite):
             " --steps=2 --warmup_steps=0 --checkpoint_every=1 --batch_size=2 --per_set=1"
             " --train_image_size=64 --image_size=64 --bootstrap=20 --eval_examples=4"
         )
+    if "-m benchmarks.learning_curve" in line:
+        # The two checkpoints the chain's 2-step training keeps.
+        line += " --steps=1,2 --per_set=1 --image_size=64 --bootstrap=20"
     if "-m export.ship" in line:
         line += " --output_dir=shipped"
     if "-m export " in line + " " and "--tflite_variants" not in line:
@@ -249,8 +253,8 @@ def _named_photos(folder, count, start=0):
     """`count` photos in `folder`, at least two of them in the folder's val split."""
     folder.mkdir(parents=True, exist_ok=True)
     names = [f"p{start}_{i:03d}.jpg" for i in range(400)]
-    val = [n for n in names if sources.folder_split_of(n) == "val"][:2]
-    train = [n for n in names if sources.folder_split_of(n) == "train"][: count - 2]
+    val = [n for n in names if file_sources.folder_split_of(n) == "val"][:2]
+    train = [n for n in names if file_sources.folder_split_of(n) == "train"][: count - 2]
     for i, name in enumerate(val + train):
         Image.fromarray(photo(start + i, 48, 64)).save(folder / name, quality=95)
 
@@ -347,10 +351,12 @@ def run_of(path):
 
 def _runs_written(line):
     """The runs a command line writes: its --model_dir, --output or --output_dir, and a
-    screening call's RUNS/NAME."""
+    screening call's RUNS/NAME and RUNS/priors.npz."""
     written = {run_of(p) for p in re.findall(r"--(?:model_dir|output|output_dir)=(runs/\S+)", line)}
     if "benchmarks.screen" in line:
+        # Each variant's run, and the colour priors every variant shares.
         written |= {f"runs/screen/{n}" for n in re.findall(r"--name=(\w+)", line)}
+        written.add("runs/screen/priors.npz")
     return written
 
 

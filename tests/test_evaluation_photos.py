@@ -9,7 +9,7 @@ import pytest
 
 from colorization.core import color
 from colorization.evaluation import metrics, photos
-from colorization.evaluation.command import EvalConfig, parse_models
+from colorization.evaluation.settings import EvalConfig, parse_models
 from tests import helpers
 
 

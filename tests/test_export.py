@@ -116,8 +116,10 @@ def test_saved_model_parity_with_keras_and_python_path(exported, source_model_di
     assert np.abs(served["rgb"].numpy().astype(int) - python["rgb"]).max() <= 1
     # Colour input is made grey first: the 1-channel photo of its L alone gives the same
     # result (up to the uint8 rounding of that grey photo).
-    lab = color.rgb_uint8_to_lab(image)
-    grey = color.lab_to_rgb_uint8(tf.concat([lab[..., :1], tf.zeros_like(lab[..., 1:])], -1))
+    lab = color.rgb_to_lab(tf.cast(image, tf.float32) / 255.0)
+    grey = color.to_uint8(
+        color.lab_to_rgb(tf.concat([lab[..., :1], tf.zeros_like(lab[..., 1:])], -1))
+    )
     from_grey = loaded.signatures["serving_default"](image=grey[..., :1])["rgb"].numpy()
     difference = np.abs(from_grey.astype(int) - served["rgb"].numpy())
     assert from_grey.shape == (2, 45, 61, 3) and difference.mean() < 0.5 and difference.max() <= 3
@@ -329,40 +331,58 @@ def test_the_bytes_signature_refuses_a_huge_photo_from_its_header(source_model_d
     assert growth < 150, result.stdout
 
 
-def test_tflite_script_runs_without_tensorflow(exported, tmp_path):
-    """colorization/tflite_colorize.py with TensorFlow made unimportable."""
+def test_the_app_files_run_copied_alone_without_tensorflow_or_the_package(exported, tmp_path):
+    """The TFLite runner and the serving client, each copied alone into a folder, run with
+    TensorFlow and this package made unimportable."""
+    import shutil
+
     Image.fromarray(photo(12, 33, 71)).save(tmp_path / "in.jpg")
+    app = tmp_path / "app"
+    app.mkdir()
+    shutil.copy(os.path.join(ROOT, "colorization", "inference", "tflite_runner.py"), app)
+    shutil.copy(os.path.join(ROOT, "export", "serving_client.py"), app)
     blocker = tmp_path / "block"
     blocker.mkdir()
-    (blocker / "tensorflow.py").write_text(
-        "raise ImportError('TensorFlow is not installed here')\n"
-    )
+    for name in ("tensorflow", "colorization"):
+        (blocker / f"{name}.py").write_text(f"raise ImportError('{name} is not installed here')\n")
     env = dict(os.environ, PYTHONPATH=str(blocker))
-    result = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(ROOT, "colorization", "tflite_colorize.py"),
-            str(exported / "tflite" / "colorizer_float32.tflite"),
-            str(tmp_path / "in.jpg"),
-            str(tmp_path / "out.png"),
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, *map(str, args)], cwd=app, env=env, capture_output=True, text=True
+        )
+
+    model = exported / "tflite" / "colorizer_float32.tflite"
+    result = run(app / "tflite_runner.py", model, tmp_path / "in.jpg", tmp_path / "out.png")
     assert result.returncode == 0, result.stderr[-2000:]
     assert Image.open(tmp_path / "out.png").size == (71, 33)
+    # The client reads its hints file itself and fails only where no server answers.
+    hints = tmp_path / "hints.json"
+    hints.write_text('[{"x": 3, "y": 4, "rgb": [200, 10, 30]}]')
+    result = run(
+        app / "serving_client.py",
+        tmp_path / "in.jpg",
+        tmp_path / "served.png",
+        f"--hints={hints}",
+        "--port=9",
+    )
+    assert result.returncode == 2 and "cannot reach TF Serving" in result.stderr, result.stderr
+    hints.write_text('[{"x": 3, "y": 4, "rgb": "red"}]')
+    result = run(
+        app / "serving_client.py", tmp_path / "in.jpg", tmp_path / "s.png", f"--hints={hints}"
+    )
+    assert result.returncode == 2 and "entry 0" in result.stderr, result.stderr
 
 
 def test_numpy_colour_maths_match_tensorflow():
     from colorization.core import color
 
     rgb = (np.random.default_rng(0).random((20, 30, 3)) * 255).astype(np.uint8)
-    lab = color.rgb_uint8_to_lab(rgb).numpy()
+    lab = color.rgb_to_lab(tf.cast(rgb, tf.float32) / 255.0).numpy()
     np.testing.assert_allclose(tflite_colorize.lightness(rgb), lab[..., 0], atol=0.01)
     np.testing.assert_array_equal(
-        tflite_colorize.lab_to_rgb_u8(lab.astype(np.float64)), color.lab_to_rgb_uint8(lab).numpy()
+        tflite_colorize.lab_to_rgb_u8(lab.astype(np.float64)),
+        color.to_uint8(color.lab_to_rgb(lab)).numpy(),
     )
     grey = tflite_colorize.grey_with_lightness(lab[..., 0])
     np.testing.assert_allclose(

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from colorization.core import guided
-from colorization.inference import colorizer
+from colorization.inference import decoding
 
 
 def _box_loop(x, radius):
@@ -69,7 +69,7 @@ def test_off_is_plain_bilinear_upsampling():
     rng = np.random.default_rng(2)
     ab = rng.normal(0, 20, (2, 5, 6, 2)).astype(np.float32)
     full = rng.uniform(0, 100, (2, 37, 41, 1)).astype(np.float32)
-    _, got = colorizer.rgb_from_ab(full, ab)
+    _, got = decoding.rgb_from_ab(full, ab)
     slope, offset = guided.coefficients(ab, full, guided.OFF)
     assert not np.any(slope.numpy())
     np.testing.assert_array_equal(guided.apply(slope, offset, full).numpy(), got.numpy())
@@ -82,6 +82,6 @@ def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="epsilon"):
         guided.EdgeAware(radius=1, epsilon=0.0)
     with pytest.raises(ValueError, match="the L the network saw"):
-        colorizer.rgb_from_ab(
+        decoding.rgb_from_ab(
             np.zeros((1, 8, 8, 1)), np.zeros((1, 2, 2, 2)), None, guided.EdgeAware(1)
         )

@@ -160,8 +160,10 @@ def test_a_hint_network_warm_started_from_one_without_hints_colours_as_it_did(co
     size = config.image_size
     lightness = np.random.default_rng(2).uniform(0, 100, (2, size, size, 1)).astype(np.float32)
     expected = base(lightness)["color_logits"].numpy()
+    # Six single-pixel hints, all of colour (40, 40).
+    centers = np.random.default_rng(1).integers(0, size, (6, 2)).astype(np.float32)
     some = np.stack(
-        [hints.random_hints(tf.fill([size, size, 2], 40.0), 6, tf.constant([1, 2], tf.int64))] * 2
+        [hints.hint_map(centers, tf.fill([6, 2], 40.0), tf.ones([6], tf.int32), size)] * 2
     )
     # With no hint: the colours of the model it came from.
     got = hinted(model_inputs(hinted, lightness))["color_logits"].numpy()
@@ -249,7 +251,8 @@ def test_an_empty_hint_list_is_automatic_colour(model_dir, hint_model_dir):
 def test_the_hint_curve_scores_every_count_on_the_same_points(hint_model_dir, tmp_path):
     from PIL import Image
 
-    from colorization.evaluation.command import EvalConfig, run_full
+    from colorization.evaluation.protocols import run_full
+    from colorization.evaluation.settings import EvalConfig
     from tests.helpers import photo
 
     folder = tmp_path / "photos"
@@ -274,6 +277,14 @@ def test_the_hint_curve_scores_every_count_on_the_same_points(hint_model_dir, tm
     # The same photo gets the same points each time it is scored.
     again = run_full(config)["per_set"][f"folder:{folder}"]
     assert again["metrics"]["hinted+5h"] == summary["metrics"]["hinted+5h"]
+    # The points are pixels of the photo holding its own colour, the same for each call.
+    from colorization.evaluation.protocols import drawn_hints
+
+    image = photo(40, 36, 50)
+    drawn = drawn_hints(image, 5)
+    assert drawn == drawn_hints(image, 5) and len(drawn) == 5
+    for x, y, rgb in drawn:
+        assert 0 <= x < 50 and 0 <= y < 36 and rgb == tuple(image[y, x].tolist())
 
 
 @pytest.mark.slow
@@ -484,6 +495,45 @@ def test_every_format_follows_the_same_hints(hint_model_dir, tmp_path):
     served = loaded(**{k: tf.make_ndarray(v) for k, v in request.inputs.items()})
     png = served["png_bytes"].numpy()[0]
     assert np.abs(tf.io.decode_png(png).numpy().astype(int) - reference).max() <= 2
+
+    # Hints at another temperature than the exported one: every format takes this call's.
+    warm = keras_colorizer.colorize(image, temperature=0.9, hints=marks).astype(int)
+    assert np.abs(warm - reference).max() > 10
+    for path in (saved, tflite):
+        got = Colorizer(str(path)).colorize(image, temperature=0.9, hints=marks).astype(int)
+        assert np.percentile(np.abs(got - warm), 99) <= 2, path
+    # A point outside its photo is refused by the serving graph itself (a client that does
+    # not check, as TF Serving's REST API allows, gets InvalidArgument naming it).
+    with pytest.raises(tf.errors.InvalidArgumentError, match="outside the photo"):
+        loaded(
+            image_bytes=tf.constant([encoded]),
+            hint_points=tf.constant([[[60.0, 5.0]]]),
+            hint_rgb=tf.constant([[[1, 2, 3]]], tf.uint8),
+        )
+
+    # Evaluation's hint counts go through the same path for every format: the exports
+    # score the hinted photos as the Keras model does.
+    from colorization.evaluation.protocols import run_full
+    from colorization.evaluation.settings import EvalConfig
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(photo(50 + i, 36, 50)).save(folder / f"p{i}.png")
+    scored = run_full(
+        EvalConfig(
+            models=(("keras", str(hint_model_dir)), ("sm", str(saved)), ("lite", str(tflite))),
+            output_dir=str(tmp_path / "eval"),
+            dataset=f"folder:{folder}",
+            split="all",
+            hint_counts=(3,),
+            num_bootstrap=10,
+            report_images=1,
+        )
+    )["per_set"][f"folder:{folder}"]["metrics"]
+    assert scored["keras+3h"]["psnr"] != scored["keras"]["psnr"]
+    for name in ("sm+3h", "lite+3h"):
+        assert abs(scored[name]["psnr"] - scored["keras+3h"]["psnr"]) < 0.1, name
 
     # Bad hints get the same message from every way in.
     for colorizer in (Colorizer(str(saved)), Colorizer(str(tflite))):

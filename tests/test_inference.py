@@ -9,7 +9,7 @@ import tensorflow as tf
 from PIL import Image
 
 from colorization.core import color
-from colorization.inference import colorizer as inference
+from colorization.inference import decoding as inference
 from colorization.inference.colorizer import Colorizer
 from tests.helpers import photo, run_module
 
@@ -37,8 +37,10 @@ def test_colorizer_output_matches_input_size_and_lightness(model_dir):
     # Inference joins ab with the ORIGINAL L: a 1-pixel checkerboard survives in L.
     board = (np.indices((64, 96)).sum(0) % 2 * 200 + 30).astype(np.uint8)
     out = colorizer.colorize(np.repeat(board[..., None], 3, -1))
-    out_l = color.rgb_uint8_to_lab(out).numpy()[..., 0]
-    in_l = color.rgb_uint8_to_lab(np.repeat(board[..., None], 3, -1)).numpy()[..., 0]
+    out_l = color.rgb_to_lab(tf.cast(out, tf.float32) / 255.0).numpy()[..., 0]
+    in_l = color.rgb_to_lab(
+        tf.cast(np.repeat(board[..., None], 3, -1), tf.float32) / 255.0
+    ).numpy()[..., 0]
     assert np.corrcoef(out_l.ravel(), in_l.ravel())[0, 1] > 0.99
 
 

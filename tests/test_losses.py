@@ -97,6 +97,22 @@ def test_decoded_colour_terms_equal_numpy():
         losses.RebalancedColorLoss(5, ab_weight=-1.0)
 
 
+def test_a_crop_left_out_of_the_colour_loss_counts_in_no_term():
+    """--min_mean_chroma packs weight 0 for a crop it leaves out: the decoded-colour terms
+    drop it as the cross-entropy does (the mean still runs over every pixel)."""
+    rng = np.random.default_rng(5)
+    ab = rng.uniform(-80, 80, (2, 4, 4, 2)).astype(np.float32)
+    indices, probs = bins.soft_encode(ab, num_neighbors=5)
+    weight = rng.uniform(0.5, 3, (2, 4, 4)).astype(np.float32)
+    weight[1] = 0.0  # the second crop is left out
+    logits = 3 * rng.normal(size=(2, 4, 4, 313)).astype(np.float32)
+    packed = losses.pack_color_target(indices, probs, weight)
+    loss = losses.RebalancedColorLoss(5, 10.0, 0.5, temperature=0.5)
+    got = float(loss(packed, logits))
+    first = losses.pack_color_target(indices[:1], probs[:1], weight[:1])
+    np.testing.assert_allclose(got, float(loss(first, logits[:1])) / 2, rtol=1e-5)
+
+
 def test_color_loss_rejects_wrong_packing():
     with pytest.raises(ValueError, match="2k \\+ 1 = 11"):
         losses.RebalancedColorLoss(5)(np.zeros((1, 2, 2, 3), np.float32), np.zeros((1, 2, 2, 313)))

@@ -1,9 +1,10 @@
-"""benchmarks/screen.py: the rows it writes from an evaluation and the table it keeps."""
+"""benchmarks/screen.py and screening_table.py: the rows written from an evaluation, the table
+kept, and the command's refusals and reruns."""
 
 import pytest
 from PIL import Image
 
-from benchmarks import screen
+from benchmarks import screening_table as screen
 from tests.helpers import photo, run_command
 
 
@@ -110,3 +111,43 @@ def test_a_bad_variant_flag_fails_before_any_work(tmp_path, train_flags, named):
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "runs" / "priors.npz").exists()
     assert not (tmp_path / "runs" / "lever").exists()
+
+
+@pytest.mark.slow
+def test_a_finished_variant_is_scored_again_without_retraining(generated_voc, tmp_path):
+    """A second call on a trained variant scores it again and keeps its summary.json (the
+    training's minutes and losses); no Markdown file is touched unless --table names one."""
+    import json
+
+    runs = tmp_path / "runs"
+    args = [
+        "-m",
+        "benchmarks.screen",
+        "--name=base",
+        f"--runs={runs}",
+        f"--data_root={generated_voc.parent}",
+        f"--train_dataset=voc_dir:{generated_voc.name}",
+        f"--val_dataset=voc_dir:{generated_voc.name}",
+        "--init_from=",
+        "--steps=2",
+        "--warmup_steps=0",
+        "--checkpoint_every=2",
+        "--batch_size=2",
+        "--per_set=2",
+        "--train_image_size=32",
+        "--image_size=32",
+        "--bootstrap=10",
+        "--eval_examples=2",
+    ]
+    first = run_command(args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    summary = (runs / "base" / "summary.json").read_text()
+    second = run_command([*args, "--table=table.md"], cwd=tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "scoring it again" in second.stdout
+    assert (runs / "base" / "summary.json").read_text() == summary
+    rows = json.loads((runs / "screening.json").read_text())
+    assert [r["variant"] for r in rows] == ["base"]
+    assert rows[0]["minutes"] == pytest.approx(json.loads(summary)["wall_time_s"] / 60, abs=0.06)
+    assert "| base |" in (tmp_path / "table.md").read_text()
+    assert not (tmp_path / "docs").exists()

@@ -64,7 +64,7 @@ def test_colours_a_photo_in_one_line_keeping_its_size_and_lightness(colorizer, c
 
 
 def test_class_branch_recognises_the_cat(colorizer, chelsea):
-    from data_prep.sources import VOC_CLASSES
+    from colorization.core.config import VOC_CLASSES
 
     probs = colorizer.colorize_batch(chelsea[None])["class_probs"][0]
     assert VOC_CLASSES[int(np.argmax(probs))] == "cat"

@@ -24,7 +24,7 @@ from colorization.core.presets import PRESETS
 from colorization.model import model_files
 from colorization.model.network import build_model
 from colorization.training import trainer as training
-from data_prep import pipeline, sources
+from data_prep import pipeline, source_types, sources
 from tests.conftest import tiny_train_config
 from tests.helpers import ROOT, run_command
 
@@ -148,6 +148,43 @@ def test_resumed_stream_continues_the_uninterrupted_one(generated_voc):
     ]
     for a, b in zip(full[3:], resumed, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_resume_skips_the_examples_seen_when_grey_photos_are_dropped_in_the_pipeline():
+    """A source that was not audited for grey photos (TFDS) has them dropped inside the
+    pipeline; a resume skips examples counted after that filter, so the crops (seeded by
+    the running index) and the photos are the uninterrupted run's."""
+    rng = np.random.default_rng(4)
+    photos = [rng.integers(0, 255, (24, 28, 3), np.uint8) for _ in range(6)]
+    photos[1] = np.repeat(photos[1][..., :1], 3, -1)  # grey
+    encoded = [tf.io.encode_png(p).numpy() for p in photos]
+    source = source_types.Source(
+        name="six photos, one grey",
+        dataset=tf.data.Dataset.from_tensor_slices(
+            {
+                "image_bytes": encoded,
+                "label": np.arange(6, dtype=np.int32),
+                "labels": np.zeros((6, 1), np.float32),
+            }
+        ),
+        num_examples=6,
+        has_labels=True,
+        skipped={},
+        audited=False,
+    )
+    config = pipeline.PipelineConfig(
+        image_size=16, batch_size=1, deterministic=True, cache=False, shuffle_buffer=1
+    )
+
+    def stream(start, count):
+        batches = pipeline.build_dataset(source, config, start_example=start).take(count)
+        return [(int(t["class_logits"][0]), f["L"][0].numpy()) for f, t in batches]
+
+    full = stream(0, 7)
+    assert [label for label, _ in full][:5] == [0, 2, 3, 4, 5]  # the grey photo is dropped
+    for (label, lightness), (label_resumed, resumed) in zip(full[3:], stream(3, 4), strict=True):
+        assert label_resumed == label
+        np.testing.assert_array_equal(resumed, lightness)
 
 
 def test_resume_after_sigkill(generated_voc, tmp_path):
@@ -717,3 +754,18 @@ def test_a_resume_with_other_settings_is_refused_naming_them(generated_voc, tmp_
         dataclasses.replace(config, eval_examples=2, checkpoint_every=4, eval_every=4)
     )
     assert summary["steps"] == 4
+
+
+def test_a_run_given_priors_records_the_lambda_they_were_made_at(tmp_path):
+    """The loss uses the --priors file's weights, made at its own λ: config.json says that
+    λ, not the flag's default."""
+    from data_prep import priors
+
+    counts = np.arange(1, 314, dtype=np.int64)
+    path = tmp_path / "priors.npz"
+    priors.priors_from_counts(counts, mix_lambda=0.8).save(str(path))
+    config = tiny_train_config("voc_dir:x", tmp_path / "run", priors_path=str(path))
+    assert config.mix_lambda == 0.5
+    assert training.with_priors_lambda(config).mix_lambda == 0.8
+    computed = tiny_train_config("voc_dir:x", tmp_path / "run")
+    assert training.with_priors_lambda(computed) is computed

@@ -95,7 +95,7 @@ def define_flags():
 
 def collect_inputs(paths):
     """Expands files and folders into a sorted list of image files; returns (files, missing)."""
-    from data_prep.sources import list_images
+    from data_prep.file_sources import list_images
 
     files, missing = [], []
     for path in paths:
@@ -110,7 +110,7 @@ def collect_inputs(paths):
 
 def read_hints(path):
     """[(x, y, (r, g, b))] from a hints JSON file; CommandError naming what is wrong."""
-    from colorization.inference.hint_points import read_hints_file
+    from colorization.inference.tflite_runner import read_hints_file
 
     try:
         return read_hints_file(path)
@@ -133,7 +133,7 @@ def run_colorize(
     num_threads, edge_radius, edge_epsilon: Colorizer's arguments); returns the summary of
     colorization.archive.runner.colorize_files ({"written", "kept", "failed", "failures",
     "seconds"}), with missing inputs counted as failed. hints: [(x, y, (r, g, b))] for the
-    one photo of `inputs` (colorization.inference.hint_points.parse_hints), or None;
+    one photo of `inputs` (colorization.inference.tflite_runner.parse_hints), or None;
     `options` are colorize_files' own (overwrite, side_by_side, batch_size, workers,
     max_pixels, stream)."""
     from colorization.archive.runner import colorize_files, summary_lines

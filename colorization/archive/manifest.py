@@ -22,7 +22,7 @@ import threading
 MANIFEST_NAME = "manifest.jsonl"
 # How ab at S/4 becomes the output's colour: the annealed mean, upsampled bilinearly (or
 # edge-aware, colorization.core.guided) and joined with the photo's own L
-# (colorization.inference.colorizer.rgb_from_ab).
+# (colorization.inference.decoding.rgb_from_ab).
 DECODING = "annealed_mean, bilinear ab, full-resolution L"
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from colorization.core import guided
-from colorization.inference.colorizer import model_input
+from colorization.inference.decoding import model_input
 from colorization.inference.tflite_runner import lab_to_rgb_u8, lightness
 
 # Photos per network call: past 8 the network's time per photo no longer falls on a 2-core

@@ -126,12 +126,6 @@ def soft_encode(ab, num_neighbors=DEFAULT_NUM_NEIGHBORS, sigma=DEFAULT_SIGMA, ch
     return indices, probs
 
 
-def densify(indices, probs):
-    """Dense (..., 313) distribution from the sparse (indices, probs) of `soft_encode`."""
-    one_hot = tf.one_hot(indices, NUM_BINS, dtype=probs.dtype)  # (..., k, 313)
-    return tf.reduce_sum(one_hot * probs[..., tf.newaxis], axis=-2)
-
-
 def annealed_mean_from_logits(logits, temperature=DEFAULT_TEMPERATURE):
     """Decodes colour logits (..., 313) to ab (..., 2) with the annealed mean.
 
@@ -156,9 +150,3 @@ def annealed_mean_from_logits(logits, temperature=DEFAULT_TEMPERATURE):
     flat = tf.reshape(weights, [-1, NUM_BINS])
     ab = tf.matmul(flat, _centers_tensor())
     return tf.reshape(ab, tf.concat([tf.shape(logits)[:-1], [2]], axis=0))
-
-
-def annealed_mean_from_probs(probs, temperature=DEFAULT_TEMPERATURE, epsilon=1e-8):
-    """Like `annealed_mean_from_logits` for a probability distribution (..., 313)."""
-    probs = tf.cast(probs, tf.float32)
-    return annealed_mean_from_logits(tf.math.log(probs + epsilon), temperature)

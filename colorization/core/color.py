@@ -115,20 +115,10 @@ def lab_to_rgb(lab):
     return tf.clip_by_value(rgb, 0.0, 1.0)
 
 
-def rgb_uint8_to_lab(rgb):
-    """`rgb_to_lab` for uint8 RGB (..., 3) in [0, 255]."""
-    return rgb_to_lab(tf.cast(rgb, tf.float32) / 255.0)
-
-
 def to_uint8(rgb):
     """float RGB in [0, 1] -> uint8 in [0, 255], clipped and rounded to nearest: the one
     rounding of every TensorFlow path (NumPy's twin: tflite_colorize.py, which has no TF)."""
     return tf.cast(tf.round(tf.clip_by_value(rgb, 0.0, 1.0) * 255.0), tf.uint8)
-
-
-def lab_to_rgb_uint8(lab):
-    """`lab_to_rgb` rounded to uint8 RGB (..., 3) in [0, 255]."""
-    return to_uint8(lab_to_rgb(lab))
 
 
 def rgb_to_lightness(rgb):

@@ -208,11 +208,6 @@ class ModelConfig:
                 f"colour path). Received: backbone={self.backbone!r}"
             )
 
-    @property
-    def output_size(self):
-        """Side of the colour logits map, S/4."""
-        return self.image_size // 4
-
     def to_dict(self):
         return dataclasses.asdict(self)
 
@@ -262,7 +257,8 @@ class TrainConfig:
         target has it (never on colour added); 0 = off.
       encoding, num_neighbors: colour targets: "soft" with k neighbours, or "hard".
       priors_path: priors .npz; "" = compute on the training set and save in model_dir.
-      mix_lambda: lambda of the rebalancing when priors are computed.
+      mix_lambda: lambda of the rebalancing when priors are computed; with priors_path,
+        training records the file's own (the weights it holds were made at it).
       strategy: "default", "mirrored", "multi_worker" (reads TF_CONFIG) or "tpu".
       tpu: TPU address for the tpu strategy.
       seed: seeds initialisation, shuffling and augmentation.

@@ -4,15 +4,15 @@ A hint map is float32 (S, S, 3) at the network's input size: channels a and b (C
 units, about [-110, 110]) where a hint lies and 0 elsewhere, and a mask (1 where a hint
 lies). All zeros means "no hint": the network colours automatically.
 
-Three things make hint maps, all with the same rasterisation (`hint_map`):
+Two things make hint maps, both with the same rasterisation (`hint_map`):
 - training simulates them from the photo's true colours as Zhang et al. 2017 did
   (`simulate_hints`): a geometric number of points (at each draw, stop with probability
   1/8: one photo in eight gets none, seven points on average), each a square patch of 1 to 9
   pixels, placed around the centre or uniformly, holding the patch's mean true ab; the share
   of photos without points can be set apart from the count of the others, which keeps its
   geometric shape;
-- evaluation draws N points per photo from its truth with a fixed seed (`random_hints`);
-- a user's clicks become points of one patch each (colorization.inference).
+- a user's points become patches of USER_PATCH pixels (`user_hint_map`); evaluation's hint
+  counts draw such points from the truth (colorization.evaluation.protocols.drawn_hints).
 
 Pure TensorFlow: runs eagerly, in tf.data, in tf.function and in exported graphs.
 """
@@ -162,19 +162,6 @@ def simulate_hints(ab_image, seed, no_hint_share=STOP_PROBABILITY):
     centers, sizes = _points(seeds[2], MAX_SIMULATED_POINTS, image_size, centred)
     valid = tf.range(MAX_SIMULATED_POINTS) < count
     return hint_map(centers, patch_means(ab_image, centers, sizes), sizes, image_size, valid)
-
-
-def random_hints(ab_image, count, seed):
-    """`count` hints of one photo drawn uniformly from its truth, each a single pixel at S
-    holding that pixel's ab, from a stateless seed (the same photo and seed give the same
-    points to every model). float32 (S, S, 3)."""
-    image_size = ab_image.shape[0]
-    if count == 0:
-        return tf.zeros([image_size, image_size, HINT_CHANNELS], tf.float32)
-    size = tf.cast(image_size, tf.float32)
-    centers = tf.floor(tf.random.stateless_uniform([count, 2], seed, 0.0, size))
-    sizes = tf.ones([count], tf.int32)
-    return hint_map(centers, patch_means(ab_image, centers, sizes), sizes, image_size)
 
 
 def no_hints(batch_size, image_size):

@@ -83,7 +83,7 @@ def build_sheet(photos, colorizers, height):
 def main(argv):
     from colorization.archive.command import collect_inputs
     from colorization.archive.photo_files import PhotoError, read_photo
-    from colorization.evaluation.command import model_specs, parse_models
+    from colorization.evaluation.settings import model_specs, parse_models
     from colorization.inference.colorizer import DEFAULT_MODEL, Colorizer
 
     inputs = argv[1:]

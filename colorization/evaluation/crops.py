@@ -8,11 +8,11 @@ metrics.grey_baseline, the one both protocols use. Per-image records feed the HT
 import numpy as np
 
 from colorization.core import color
+from colorization.core.config import VOC_CLASSES
 from colorization.evaluation import metrics
 from colorization.evaluation.metrics import GREY
-from colorization.inference import colorizer as inference
+from colorization.inference import decoding as inference
 from colorization.model.network import model_inputs
-from data_prep.sources import VOC_CLASSES
 
 
 def evaluate_models(models, dataset, temperature, max_examples=0, keep_images=8):
@@ -42,7 +42,7 @@ def evaluate_models(models, dataset, temperature, max_examples=0, keep_images=8)
         lightness = features["L"]
         true_rgb = features["rgb"]
         true_ab = color.rgb_to_lab(true_rgb)[..., 1:].numpy()
-        true_u8 = inference.to_uint8(true_rgb).numpy()
+        true_u8 = color.to_uint8(true_rgb).numpy()
         labels = targets["class_logits"].numpy()
         if labels.ndim == 2:  # multi-hot targets: the dominant label is unknown, use the first
             multi_hot = labels
@@ -53,7 +53,7 @@ def evaluate_models(models, dataset, temperature, max_examples=0, keep_images=8)
         for name, model in models.items():
             out = model(model_inputs(model, lightness), training=False)
             rgb, ab = inference.compose_rgb(lightness, out["color_logits"], temperature)
-            outputs[name] = (ab.numpy(), inference.to_uint8(rgb).numpy(), out.get("class_logits"))
+            outputs[name] = (ab.numpy(), color.to_uint8(rgb).numpy(), out.get("class_logits"))
         batch_records = [{"index": seen + i, "label": int(labels[i])} for i in range(len(labels))]
         for name, (ab, rgb_u8, class_logits) in outputs.items():
             per_image = colour[name].update(ab, true_ab, rgb_u8, true_u8)

@@ -5,24 +5,24 @@ loaded on first use, so that the TensorFlow-free TFLite runner (tflite_runner) c
 imported without TensorFlow.
 """
 
-_EXPORTED = (
-    "Colorizer",
-    "DEFAULT_MODEL",
-    "colorize_tensor",
-    "compose_rgb",
-    "decode_ab",
-    "model_input",
-    "rgb_to_model_lightness",
-    "to_rgb",
-    "to_uint8",
-)
+# name -> the module that defines it.
+_EXPORTED = {
+    "Colorizer": "colorizer",
+    "DEFAULT_MODEL": "colorizer",
+    "colorize_tensor": "decoding",
+    "compose_rgb": "decoding",
+    "decode_ab": "decoding",
+    "model_input": "decoding",
+    "rgb_to_model_lightness": "decoding",
+    "to_rgb": "decoding",
+}
 
 
 def __getattr__(name):
     if name in _EXPORTED:
-        from colorization.inference import colorizer
+        import importlib
 
-        return getattr(colorizer, name)
+        return getattr(importlib.import_module(f"colorization.inference.{_EXPORTED[name]}"), name)
     raise AttributeError(f"module 'colorization.inference' has no attribute {name!r}")
 
 

@@ -85,7 +85,7 @@ def read_photo(path, max_side=4096, max_bytes=None):
     import tensorflow as tf
 
     from colorization.core import color
-    from data_prep.sources import decode_image
+    from data_prep.audit import decode_image
 
     name = os.path.basename(path)
     size = os.path.getsize(path)
@@ -135,11 +135,11 @@ def grey_version(image):
     import tensorflow as tf
 
     from colorization.core import color
-    from colorization.inference import colorizer as inference
+    from colorization.inference import decoding as inference
 
     lightness = inference.rgb_to_model_lightness(image[None])
     lab = tf.concat([lightness, tf.zeros_like(lightness), tf.zeros_like(lightness)], axis=-1)
-    return np.asarray(inference.to_uint8(color.lab_to_rgb(lab))[0])
+    return np.asarray(color.to_uint8(color.lab_to_rgb(lab))[0])
 
 
 def class_names(recorded, num_classes):

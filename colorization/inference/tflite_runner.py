@@ -1,9 +1,10 @@
 """Colorizes a photo with a .tflite colorizer: the reference for app developers.
 
-    python colorization/tflite_colorize.py MODEL.tflite INPUT_IMAGE OUTPUT_IMAGE [--temperature=T]
-        [--hints=HINTS.json]
+    python colorization/inference/tflite_runner.py MODEL.tflite INPUT_IMAGE OUTPUT_IMAGE
+        [--temperature=T] [--hints=HINTS.json]
 
-Needs only ai-edge-litert, NumPy and Pillow (no TensorFlow). The steps an app repeats:
+Needs only ai-edge-litert, NumPy and Pillow (no TensorFlow, nothing of this package): the
+file works copied alone into an app. The steps an app repeats:
   1. L of the photo at full resolution (CIELAB, D65), and the grey photo with that L.
   2. The grey photo resized to the model's S x S, as uint8 -> the model -> ab at S/4.
   3. The graph's ab_slope and ab_offset upsampled (bilinear) to the photo's size and
@@ -12,8 +13,8 @@ Needs only ai-edge-litert, NumPy and Pillow (no TensorFlow). The steps an app re
      plain ab), joined with L, converted to sRGB. --no_edge_aware upsamples ab instead.
 A model trained with hints also takes up to 32 points of colour (x, y in the photo's pixels
 and an sRGB colour): the runner scales them to the S x S input and pads the list, and the
-graph paints them. The output has the input's width and height. The temperature of the annealed mean is the
-model's own, from the config.json that the exporter writes beside the .tflite files (the
+graph paints them. The output has the input's width and height. The temperature of the
+annealed mean is the model's own, from the config.json that the exporter writes beside the .tflite files (the
 nearest one in the folders above), else 0.38.
 """
 
@@ -25,7 +26,97 @@ import sys
 import numpy as np
 from PIL import Image
 
-from colorization.inference.hint_points import PADDING, padded, parse_hints, read_hints_file
+# A user's colour hints. A hint is (x, y, (r, g, b)): a pixel of the photo (x from the
+# left, y from the top) and the sRGB colour (0-255) it should have. Every way in (the
+# Colorizer, the demo, the commands) checks and pads hints with these functions, so the
+# runner checks them exactly as the package does; the graphs rasterise the points
+# (colorization.core.hints.user_hint_map).
+# The coordinate that marks a padding point (user_hint_map ignores negative points).
+PADDING = -1.0
+
+
+def _whole(value):
+    """Whether `value` is a whole number (an int, or a float or NumPy number without a
+    fraction), not a bool or a string."""
+    if isinstance(value, bool | str | bytes):
+        return False
+    try:
+        return float(value) == int(value)
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
+def parse_hints(hints, height, width):
+    """Checks a user's hints and returns (points, colours) as NumPy arrays.
+
+    Args:
+      hints: [(x, y, (r, g, b)), ...]: a pixel of the photo (0 <= x < width, 0 <= y < height)
+        and the sRGB colour (0-255) it should have.
+
+    Returns:
+      float32 (N, 2) (x, y) and uint8 (N, 3) colours. Raises ValueError naming the first bad
+      hint and what was expected.
+    """
+    points, colours = [], []
+    for i, hint in enumerate(hints):
+        try:
+            x, y, rgb = hint
+            x, y = float(x), float(y)
+            # A string would be read character by character ("200" -> 2, 0, 0), a float
+            # truncated: only whole numbers are colours.
+            if isinstance(rgb, str | bytes) or not all(_whole(c) for c in rgb):
+                raise ValueError
+            rgb = [int(c) for c in rgb]
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"hint {i}: {hint!r} is not (x, y, (r, g, b)). Expected pixel coordinates "
+                "and an sRGB colour of three integers 0-255."
+            ) from None
+        if not (0 <= x < width and 0 <= y < height):
+            raise ValueError(
+                f"hint {i}: point ({x:g}, {y:g}) is outside the {width} x {height} photo. "
+                f"Expected 0 <= x < {width} and 0 <= y < {height}."
+            )
+        if len(rgb) != 3 or not all(0 <= c <= 255 for c in rgb):
+            raise ValueError(f"hint {i}: colour {rgb} is not three integers 0-255.")
+        points.append((x, y))
+        colours.append(rgb)
+    return np.array(points, np.float32).reshape(-1, 2), np.array(colours, np.uint8).reshape(-1, 3)
+
+
+def padded(points, colours, count):
+    """(points, colours) padded to `count` rows with ignored points; ValueError if there
+    are more than `count`."""
+    if len(points) > count:
+        raise ValueError(f"{len(points)} hints given; this model takes at most {count}.")
+    fill = count - len(points)
+    return (
+        np.concatenate([points, np.full((fill, 2), PADDING, np.float32)]).astype(np.float32),
+        np.concatenate([colours, np.zeros((fill, 3), np.uint8)]).astype(np.uint8),
+    )
+
+
+def read_hints_file(path):
+    """[(x, y, (r, g, b))] from a JSON file holding [{"x": X, "y": Y, "rgb": [R, G, B]}, ...];
+    OSError or ValueError saying what is wrong (the values are checked by parse_hints)."""
+    try:
+        with open(path) as f:
+            entries = json.load(f)
+    except OSError as e:
+        raise OSError(f"cannot read it ({e.strerror})") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not JSON ({e})") from None
+    if not isinstance(entries, list):
+        raise ValueError('expected a list of {"x": X, "y": Y, "rgb": [R, G, B]}')
+    hints = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or set(entry) != {"x", "y", "rgb"}:
+            raise ValueError(
+                f'entry {i} is {entry!r}; expected {{"x": X, "y": Y, "rgb": [R, G, B]}}'
+            )
+        hints.append((entry["x"], entry["y"], entry["rgb"]))
+    return hints
+
 
 # sRGB D65 constants, the same as colorization/core/color.py (which uses TensorFlow).
 _XYZ_FROM_RGB = np.array(
@@ -284,3 +375,7 @@ def main(argv=None):
     Image.fromarray(rgb).save(args.output_image)
     print(f"Wrote {args.output_image} ({rgb.shape[1]}x{rgb.shape[0]})")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -22,7 +22,8 @@ Two optional terms on the decoded colour, beside the cross-entropy (both off by 
 with ab_target_p the mean ab of the pixel's target distribution. The first pulls the colour
 the user sees towards the truth; the second penalises only colour missing where the truth
 has it (a grey or washed-out pixel), never colour added. Both are unweighted by the
-rebalancing weights and added per pixel with their own weights.
+rebalancing weights and added per pixel with their own weights, except where the packed
+weight is 0: such a pixel (of a crop left out of the colour loss) counts in no term.
 
 Class loss, equations (1)-(2): softmax cross-entropy on the dominant label (label -1 =
 no label, no loss), or a sigmoid cross-entropy over the present labels (multi-hot; an
@@ -114,7 +115,11 @@ class RebalancedColorLoss(keras.losses.Loss):
         cross_entropy = -ops.sum(target_probs * picked, axis=-1)
         per_pixel = weight * cross_entropy
         if self.ab_weight or self.chroma_weight:
-            per_pixel = per_pixel + self._decoded_terms(y_pred, indices, target_probs)
+            # A pixel of weight 0 counts for nothing (a crop the pipeline left out,
+            # --min_mean_chroma), in these terms as in the cross-entropy; rebalancing
+            # weights themselves are always > 0.
+            counted = ops.cast(weight > 0, "float32")
+            per_pixel = per_pixel + counted * self._decoded_terms(y_pred, indices, target_probs)
         # Keras' sum_over_batch_size reduction averages this map over every pixel of the batch.
         return per_pixel
 

@@ -129,6 +129,19 @@ def _model_targets(targets, model_config):
     return {"color_logits": targets["color_logits"]}
 
 
+def with_priors_lambda(config):
+    """`config` with the λ of its --priors file, whose weights the loss then uses: config.json
+    records the λ that weighted the run, not the flag's default (unchanged without
+    --priors, or with a file that does not record one)."""
+    if not config.priors_path:
+        return config
+    recorded = priors.Priors.load(config.priors_path).metadata.get("lambda")
+    if recorded is None or float(recorded) == config.mix_lambda:
+        return config
+    print(f"Colour priors {config.priors_path} were made at lambda {recorded:g}: recorded so.")
+    return dataclasses.replace(config, mix_lambda=float(recorded))
+
+
 def train(config):
     """Trains (or resumes) according to `config`; returns the summary dict."""
     start = time.time()
@@ -136,6 +149,7 @@ def train(config):
     # --- Files the run reads, a resume's settings, and pretrained weights: before any data
     # is touched. ---
     config.check_files()
+    config = with_priors_lambda(config)
     check_resume(config)
     pretrained = None
     if imagenet_weights.is_pretrained_spec(config.init_from):
