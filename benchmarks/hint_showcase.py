@@ -2,6 +2,7 @@
 automatically and with three hints, beside the original.
 
     python -m benchmarks.hint_showcase --output=docs/hints.png [--model=runs/hints]
+        [--edge_radius=2]
 
 Rows: grey | automatic | 3 hints | original, each photo scaled to --height pixels. The
 hints are what a user would give: the photo's true colour (the mean of a 5 x 5 patch) at
@@ -28,6 +29,13 @@ def define_flags():
     )
     flags.DEFINE_string("output", None, "PNG to write.")
     flags.DEFINE_integer("height", 200, "Height of each picture in the sheet.")
+    flags.DEFINE_integer(
+        "edge_radius",
+        None,
+        "Decode ab edge-aware with this radius (colorization.core.guided; 0 = bilinear); "
+        "default: the model's own setting.",
+        lower_bound=0,
+    )
     flags.mark_flags_as_required(["output"])
 
 
@@ -98,7 +106,10 @@ def main(argv):
     from colorization.inference import colorizer as inference
     from data_prep.file_sources import skimage_photos
 
-    colorizer = inference.Colorizer(FLAGS.model)
+    try:
+        colorizer = inference.Colorizer(FLAGS.model, edge_radius=FLAGS.edge_radius)
+    except ValueError as e:
+        raise cli.CommandError(str(e)) from None
     if not colorizer.takes_hints:
         raise cli.CommandError(
             f"model {colorizer.path!r} takes no colour hints; expected a model trained with "

@@ -42,7 +42,7 @@ from colorization.core import bins, guided
 from colorization.core import hints as hint_maps
 from colorization.core.config import HINT_CHANNELS
 from colorization.inference import decoding as inference
-from colorization.model.network import input_size, model_inputs, with_dtype_policy
+from colorization.model.network import input_size, model_inputs, takes_hints, with_dtype_policy
 
 PRECISIONS = ("float32", "bfloat16")
 
@@ -184,7 +184,7 @@ def build_archive(
     archive = keras.export.ExportArchive()
     archive.track(model)
     size = input_size(model)
-    takes_hints = isinstance(model.input, dict)
+    hinted = takes_hints(model)
     default_temperature = float(temperature)
     num_classes = model.get_layer("class_logits").units if "class_logits" in model.output else 0
     network = tf.function(
@@ -197,7 +197,7 @@ def build_archive(
     def colorize_with_temperature(image, temperature):
         return _colorize(model, image, temperature, network, edge=edge)
 
-    def hinted(image, hint_points, hint_rgb, temperature):
+    def colorize_hinted(image, hint_points, hint_rgb, temperature):
         shape = tf.shape(image)
         maps = tf.map_fn(
             lambda pair: _photo_hint_map(pair[0], pair[1], shape[1], shape[2], size),
@@ -207,10 +207,10 @@ def build_archive(
         return _colorize(model, image, temperature, network, maps, edge)
 
     def colorize_with_hints(image, hint_points, hint_rgb):
-        return hinted(image, hint_points, hint_rgb, default_temperature)
+        return colorize_hinted(image, hint_points, hint_rgb, default_temperature)
 
     def colorize_with_hints_and_temperature(image, hint_points, hint_rgb, temperature):
-        return hinted(image, hint_points, hint_rgb, temperature)
+        return colorize_hinted(image, hint_points, hint_rgb, temperature)
 
     def colorize_bytes(image_bytes):
         png, probs = tf.map_fn(
@@ -254,7 +254,7 @@ def build_archive(
         colorize_with_temperature,
         [image_spec, tf.TensorSpec([], tf.float32, name="temperature")],
     )
-    if takes_hints:
+    if hinted:
         hint_specs = [
             tf.TensorSpec([None, None, 2], tf.float32, name="hint_points"),
             tf.TensorSpec([None, None, 3], tf.uint8, name="hint_rgb"),
@@ -268,7 +268,7 @@ def build_archive(
     archive.add_endpoint(
         "colorize_bytes", colorize_bytes, [tf.TensorSpec([None], tf.string, name="image_bytes")]
     )
-    if takes_hints:
+    if hinted:
         archive.add_endpoint(
             "colorize_bytes_with_hints",
             colorize_bytes_with_hints,

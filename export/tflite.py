@@ -33,7 +33,7 @@ import tensorflow as tf
 
 from colorization.core import bins, color, guided
 from colorization.core import hints as hint_maps
-from colorization.model.network import input_size, model_inputs
+from colorization.model.network import input_size, model_inputs, takes_hints
 
 VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
 
@@ -48,12 +48,12 @@ def _tflite_archive(model, edge=guided.OFF):
 
     size = input_size(model)
     has_class = "class_logits" in model.output
-    takes_hints = isinstance(model.input, dict)
+    hinted = takes_hints(model)
 
     def colorize(grey, temperature, hint_points=None, hint_rgb=None):
         rgb = tf.tile(tf.cast(grey, tf.float32) / 255.0, [1, 1, 1, 3])
         maps = None
-        if takes_hints:
+        if hinted:
             maps = hint_maps.user_hint_map(hint_points[0], hint_rgb[0], size, size, size)[None]
         lightness = color.rgb_to_lightness(rgb)
         outputs = model(model_inputs(model, lightness, maps), training=False)
@@ -72,7 +72,7 @@ def _tflite_archive(model, edge=guided.OFF):
         tf.TensorSpec([1, size, size, 1], tf.uint8, name="grey"),
         tf.TensorSpec([1], tf.float32, name="temperature"),
     ]
-    if takes_hints:
+    if hinted:
         count = hint_maps.MAX_USER_POINTS
         specs += [
             tf.TensorSpec([1, count, 2], tf.float32, name="hint_points"),
@@ -145,7 +145,7 @@ def convert(model, variants, representative_images=None, edge=guided.OFF):
             elif variant == "int8":
                 converter.optimizations = [tf.lite.Optimize.DEFAULT]
                 converter.representative_dataset = lambda: representative_greys(
-                    representative_images, input_size(model), hints=isinstance(model.input, dict)
+                    representative_images, input_size(model), hints=takes_hints(model)
                 )
                 # Builtin int8 kernels plus float fallbacks for the colour maths at the edges.
                 converter.target_spec.supported_ops = [

@@ -113,6 +113,21 @@ def test_a_bad_variant_flag_fails_before_any_work(tmp_path, train_flags, named):
     assert not (tmp_path / "runs" / "lever").exists()
 
 
+def test_a_missing_reference_is_named_before_any_work(tmp_path):
+    result = run_command(
+        [
+            "-m",
+            "benchmarks.screen",
+            "--name=lever",
+            "--reference=no_such_run",
+            f"--runs={tmp_path / 'runs'}",
+            f"--data_root={tmp_path}",
+        ]
+    )
+    assert result.returncode == 2 and "--reference='no_such_run'" in result.stderr, result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
 @pytest.mark.slow
 def test_a_finished_variant_is_scored_again_without_retraining(generated_voc, tmp_path):
     """A second call on a trained variant scores it again and keeps its summary.json (the

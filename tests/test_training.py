@@ -769,3 +769,10 @@ def test_a_run_given_priors_records_the_lambda_they_were_made_at(tmp_path):
     assert training.with_priors_lambda(config).mix_lambda == 0.8
     computed = tiny_train_config("voc_dir:x", tmp_path / "run")
     assert training.with_priors_lambda(computed) is computed
+    # A run recorded with the flag's default beside a priors file resumes: the weights were
+    # the file's either way. Without a file, lambda makes the weights and may not change.
+    from colorization.core.config import resume_conflicts
+
+    assert resume_conflicts(config, training.with_priors_lambda(config)) == []
+    other = dataclasses.replace(computed, mix_lambda=0.8)
+    assert resume_conflicts(computed, other) == [("mix_lambda", 0.5, 0.8)]

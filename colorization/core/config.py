@@ -542,8 +542,11 @@ def resume_conflicts(recorded, current):
     fields are named model.FIELD."""
     conflicts = []
     old, new = recorded.to_dict(), current.to_dict()
+    # With a priors file the loss weights are the file's, whatever mix_lambda says (runs
+    # recorded before training wrote the file's lambda hold the flag's default).
+    given_priors = bool(old.get("priors_path")) and bool(new.get("priors_path"))
     for name in sorted(set(old) | set(new)):
-        if name in RESUMABLE_CHANGES:
+        if name in RESUMABLE_CHANGES or (name == "mix_lambda" and given_priors):
             continue
         if name == "model":
             for field in sorted(set(old[name]) | set(new[name])):

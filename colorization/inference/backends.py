@@ -24,7 +24,7 @@ from colorization.core import bins, guided
 from colorization.core import hints as hint_maps
 from colorization.core.config import HINT_CHANNELS
 from colorization.inference.decoding import colorize_tensor, lightness_to_grey
-from colorization.model.network import input_size, model_inputs
+from colorization.model.network import input_size, model_inputs, takes_hints
 
 
 def photo_hint_maps(points, colours, height, width, image_size):
@@ -64,7 +64,7 @@ class KerasBackend:
             from colorization.model.network import with_dtype_policy
 
             self.model = with_dtype_policy(self.model, config.model, "mixed_bfloat16")
-        self.takes_hints = isinstance(self.model.input, dict)
+        self.takes_hints = takes_hints(self.model)
         self.image_size = input_size(self.model)
         size = self.image_size
 

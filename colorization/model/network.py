@@ -200,16 +200,21 @@ def _inputs(config):
     return lightness, hints, {"L": lightness, "hints": hints}
 
 
+def takes_hints(model):
+    """Whether `model` was built with hint inputs ({"L", "hints"} rather than L alone)."""
+    return isinstance(model.input, dict)
+
+
 def input_size(model):
     """S, the side of the model's square L input (models with or without hints)."""
-    shape = model.input["L"].shape if isinstance(model.input, dict) else model.input.shape
+    shape = model.input["L"].shape if takes_hints(model) else model.input.shape
     return int(shape[1])
 
 
 def model_inputs(model, lightness, hints=None):
     """What to call `model` with: L alone, or {"L", "hints"} for a network that takes hints
     (all-zero hint maps when `hints` is None: automatic colour)."""
-    if not isinstance(model.input, dict):
+    if not takes_hints(model):
         return lightness
     lightness = keras.ops.convert_to_tensor(lightness, dtype="float32")
     if hints is None:
