@@ -40,7 +40,6 @@ import tensorflow as tf
 from colorization.archive.photo_files import DEFAULT_MAX_PIXELS
 from colorization.core import bins, guided
 from colorization.core import hints as hint_maps
-from colorization.core.config import HINT_CHANNELS
 from colorization.inference import decoding as inference
 from colorization.model.network import input_size, model_inputs, takes_hints, with_dtype_policy
 
@@ -126,26 +125,6 @@ def _checked_size(image_bytes, max_pixels):
     )
 
 
-def _photo_hint_map(points, rgb, height, width, size):
-    """user_hint_map of one photo's points, after checking in the graph that each point
-    that is not padding lies in the photo: InvalidArgument naming the point and the size
-    otherwise (a point outside would be dropped silently)."""
-    points = tf.convert_to_tensor(points, tf.float32)
-    limit = tf.cast(tf.stack([width, height]), tf.float32)
-    outside = tf.reduce_any(points >= limit, axis=-1) & tf.reduce_all(points >= 0.0, axis=-1)
-    check = tf.debugging.Assert(
-        tf.logical_not(tf.reduce_any(outside)),
-        [
-            "hint point (x, y) outside the photo:",
-            tf.boolean_mask(points, outside)[:1],
-            "expected 0 <= x < width, 0 <= y < height; (width, height) =",
-            limit,
-        ],
-    )
-    with tf.control_dependencies([check]):
-        return hint_maps.user_hint_map(points, rgb, height, width, size)
-
-
 def _colorize_one_encoded(
     model,
     image_bytes,
@@ -161,7 +140,9 @@ def _colorize_one_encoded(
     maps = None
     if points is not None:
         shape = tf.shape(image)
-        maps = _photo_hint_map(points, rgb, shape[0], shape[1], input_size(model))[None]
+        maps = hint_maps.checked_user_hint_map(points, rgb, shape[0], shape[1], input_size(model))[
+            None
+        ]
     result = _colorize(model, image[tf.newaxis], temperature, network, maps, edge)
     return tf.io.encode_png(result["rgb"][0]), result["class_probs"][0]
 
@@ -199,11 +180,7 @@ def build_archive(
 
     def colorize_hinted(image, hint_points, hint_rgb, temperature):
         shape = tf.shape(image)
-        maps = tf.map_fn(
-            lambda pair: _photo_hint_map(pair[0], pair[1], shape[1], shape[2], size),
-            (hint_points, hint_rgb),
-            fn_output_signature=tf.TensorSpec([size, size, HINT_CHANNELS], tf.float32),
-        )
+        maps = hint_maps.photo_hint_maps(hint_points, hint_rgb, shape[1], shape[2], size)
         return _colorize(model, image, temperature, network, maps, edge)
 
     def colorize_with_hints(image, hint_points, hint_rgb):

@@ -115,6 +115,37 @@ def user_hint_map(points, colours, height, width, image_size):
     return hint_map(centers, ab, sizes, image_size, valid)
 
 
+def checked_user_hint_map(points, colours, height, width, image_size):
+    """`user_hint_map` after checking in the graph that each point that is not padding lies
+    in the photo: InvalidArgument naming the point and the size otherwise (a point outside
+    would be dropped silently), so a graph fed by a caller that does not check (TF Serving)
+    fails loudly."""
+    points = tf.convert_to_tensor(points, tf.float32)
+    limit = tf.cast(tf.stack([width, height]), tf.float32)
+    outside = tf.reduce_any(points >= limit, axis=-1) & tf.reduce_all(points >= 0.0, axis=-1)
+    check = tf.debugging.Assert(
+        tf.logical_not(tf.reduce_any(outside)),
+        [
+            "hint point (x, y) outside the photo:",
+            tf.boolean_mask(points, outside)[:1],
+            "expected 0 <= x < width, 0 <= y < height; (width, height) =",
+            limit,
+        ],
+    )
+    with tf.control_dependencies([check]):
+        return user_hint_map(points, colours, height, width, image_size)
+
+
+def photo_hint_maps(points, colours, height, width, image_size):
+    """Hint maps (batch, S, S, 3) of a batch of photos of one size, each from its own points
+    (batch, N, 2) and colours (batch, N, 3) (`checked_user_hint_map`, one photo at a time)."""
+    return tf.map_fn(
+        lambda pair: checked_user_hint_map(pair[0], pair[1], height, width, image_size),
+        (points, colours),
+        fn_output_signature=tf.TensorSpec([image_size, image_size, HINT_CHANNELS], tf.float32),
+    )
+
+
 def _points(seed, count, image_size, centred):
     """`count` patch centres (row, column) in pixels at S and their sizes, from a stateless
     seed: around the centre (a Gaussian of standard deviation S/4, clipped) when `centred`,

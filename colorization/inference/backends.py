@@ -22,18 +22,8 @@ import tensorflow as tf
 
 from colorization.core import bins, guided
 from colorization.core import hints as hint_maps
-from colorization.core.config import HINT_CHANNELS
 from colorization.inference.decoding import colorize_tensor, lightness_to_grey
 from colorization.model.network import input_size, model_inputs, takes_hints
-
-
-def photo_hint_maps(points, colours, height, width, image_size):
-    """Hint maps (batch, S, S, 3) of points in photo pixels, one photo at a time."""
-    return tf.map_fn(
-        lambda pair: hint_maps.user_hint_map(pair[0], pair[1], height, width, image_size),
-        (points, colours),
-        fn_output_signature=tf.TensorSpec([image_size, image_size, HINT_CHANNELS], tf.float32),
-    )
 
 
 class KerasBackend:
@@ -72,7 +62,7 @@ class KerasBackend:
             maps = None
             if points is not None:
                 shape = tf.shape(image)
-                maps = photo_hint_maps(points, colours, shape[1], shape[2], size)
+                maps = hint_maps.photo_hint_maps(points, colours, shape[1], shape[2], size)
             return colorize_tensor(self.model, image, temperature, hints=maps, edge=edge)
 
         # Straight TensorFlow (autograph off): traced as written.
