@@ -39,7 +39,7 @@ FLAGS = flags.FLAGS
 def define_flags():
     from absl import flags
 
-    flags.DEFINE_string("model", None, "Model for the demo; default: the shipped one.")
+    cli.define_model_flag()
     flags.DEFINE_string("photos", None, "Folder of photos to time; default: scikit-image's.")
     flags.DEFINE_integer("repeats", 10, "Photos timed through the page.", lower_bound=1)
     flags.DEFINE_string(

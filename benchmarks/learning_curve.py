@@ -40,7 +40,7 @@ def define_flags():
     flags.DEFINE_string("dataset", "", "Val sets (default: the run's own val data).")
     flags.DEFINE_integer("per_set", 40, "Val photos per set (0 = all).", lower_bound=0)
     flags.DEFINE_integer("image_size", 224, "Size S the checkpoints colour at.", lower_bound=32)
-    flags.DEFINE_float("temperature", 0.5, "Annealed-mean temperature.")
+    cli.define_temperature_flag(0.5, "Annealed-mean temperature.")
     flags.DEFINE_integer("bootstrap", 1000, "Bootstrap resamples.", lower_bound=10)
     flags.DEFINE_string("output", None, "Path prefix of OUTPUT.json and OUTPUT.svg.")
     flags.DEFINE_string(
@@ -203,8 +203,6 @@ def svg_plot(rows, width=300, height=190):
 def main(argv):
     if len(argv) > 1:
         raise cli.CommandError(f"Unexpected arguments: {argv[1:]}")
-    if FLAGS.temperature <= 0:
-        raise cli.CommandError(f"--temperature must be > 0. Received: {FLAGS.temperature}")
     checkpoints = checkpoint_steps(FLAGS.model_dir, FLAGS.steps)
     from colorization.evaluation.protocols import run_full
     from colorization.evaluation.settings import EvalConfig

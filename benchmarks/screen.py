@@ -10,7 +10,8 @@ Every variant trains the `cpu` preset for the same short budget (--steps) from t
 RUNS/priors.npz, unless the variant changes --mix_lambda), plus the variant's own
 --train_flags (train_main.py's flags, checked before any work starts; the variant trains in
 this process). It is then scored with the reference on the same val photos (whole photos
-through the colorize path, --per_set of each set, paired 95 % bootstrap intervals), and one
+through the colorize path, --per_set of each set, paired 95 % bootstrap intervals; every
+coloured photo is kept in RUNS/score_cache, so the reference is coloured once), and one
 row per variant goes to RUNS/screening.json and, with --table=FILE.md, to the screening
 table of that file (between its `<!-- screening:start -->` and `<!-- screening:end -->`
 lines). Rerunning a variant resumes its training (a finished one is only scored again, its
@@ -72,8 +73,15 @@ def define_flags():
     flags.DEFINE_string("val_dataset", VAL_SETS, "Val sets (folder:DIR/* = one per subfolder).")
     flags.DEFINE_integer("per_set", 60, "Val photos per set (0 = all).", lower_bound=0)
     flags.DEFINE_integer("image_size", 224, "Size S the models colour at.", lower_bound=32)
-    flags.DEFINE_float("temperature", 0.5, "Annealed-mean temperature of every model.")
+    cli.define_temperature_flag(0.5, "Annealed-mean temperature of every model.")
     flags.DEFINE_integer("bootstrap", 1000, "Bootstrap resamples.", lower_bound=10)
+    flags.DEFINE_string(
+        "score_cache",
+        None,
+        "Folder keeping the coloured val photos of every model scored, so the reference is "
+        "coloured once for all variants (colorization.evaluation.score_cache); default: "
+        "RUNS/score_cache; '' = none.",
+    )
     flags.DEFINE_string(
         "table",
         "",
@@ -163,8 +171,19 @@ def train(config):
     return (time.time() - start) / 60
 
 
-def score(models, output_dir, val_dataset, data_root, per_set, image_size, temperature, bootstrap):
-    """The full evaluation protocol on `models` [(name, path)]; returns metrics.json's dict."""
+def score(
+    models,
+    output_dir,
+    val_dataset,
+    data_root,
+    per_set,
+    image_size,
+    temperature,
+    bootstrap,
+    cache="",
+):
+    """The full evaluation protocol on `models` [(name, path)], its coloured photos kept in
+    `cache` (a folder; "" = none); returns metrics.json's dict."""
     from colorization.evaluation.protocols import run_full
     from colorization.evaluation.settings import EvalConfig
 
@@ -179,14 +198,13 @@ def score(models, output_dir, val_dataset, data_root, per_set, image_size, tempe
         max_examples=per_set,
         report_images=4,
         num_bootstrap=bootstrap,
+        score_cache=cache,
     )
     return run_full(config)
 
 
 def main(argv):
     del argv
-    if FLAGS.temperature <= 0:
-        raise cli.CommandError(f"--temperature must be > 0. Received: {FLAGS.temperature}")
     try:
         shlex.split(FLAGS.train_flags)
     except ValueError as e:
@@ -238,6 +256,7 @@ def main(argv):
         FLAGS.image_size,
         FLAGS.temperature,
         FLAGS.bootstrap,
+        os.path.join(FLAGS.runs, "score_cache") if FLAGS.score_cache is None else FLAGS.score_cache,
     )
     row = summary_row(FLAGS.name, FLAGS.train_flags, minutes, result, reference_name)
     row["reference"] = FLAGS.reference

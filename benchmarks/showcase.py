@@ -16,12 +16,10 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
-    flags.DEFINE_string(
-        "model", None, "Any model the colorize CLI takes; default: the shipped one."
-    )
+    cli.define_model_flag()
     flags.DEFINE_string("output", None, "PNG to write.")
     flags.DEFINE_integer("height", 200, "Height of each picture in the sheet.")
-    flags.DEFINE_float("temperature", None, "Annealed-mean temperature; default: the model's.")
+    cli.define_temperature_flag(None, "Annealed-mean temperature; default: the model's.")
     flags.mark_flags_as_required(["output"])
 
 

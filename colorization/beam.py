@@ -15,6 +15,14 @@ import sys
 
 from colorization.archive.photo_files import DEFAULT_MAX_PIXELS
 from colorization.archive.steps import DEFAULT_BATCH_SIZE
+from colorization.core.config import checked_temperature
+
+
+def _temperature(text):
+    try:
+        return checked_temperature(float(text), "--temperature")
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def parse_args(argv):
@@ -24,14 +32,12 @@ def parse_args(argv):
     parser.add_argument("--input", required=True, help="a glob of photo files ('**' recurses)")
     parser.add_argument("--output_dir", required=True, help="where the PNGs and manifest go")
     parser.add_argument("--model", default=None, help="default: the shipped colorizer")
-    parser.add_argument("--temperature", type=float, default=None)
+    parser.add_argument("--temperature", type=_temperature, default=None)
     parser.add_argument("--batch_size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--max_pixels", type=int, default=DEFAULT_MAX_PIXELS)
     parser.add_argument("--side_by_side", action="store_true")
     parser.add_argument("--overwrite", action="store_true")
     args, beam_args = parser.parse_known_args(argv)
-    if args.temperature is not None and not args.temperature > 0:
-        parser.error(f"--temperature must be > 0. Received: {args.temperature}")
     if args.batch_size < 1:
         parser.error(f"--batch_size must be >= 1. Received: {args.batch_size}")
     if args.max_pixels < 1:

@@ -49,8 +49,7 @@ def define_flags():
         "Run the network inside the SavedModel signatures XLA-compiled (see the README's "
         "measurements before turning it on).",
     )
-    flags.DEFINE_float(
-        "temperature",
+    cli.define_temperature_flag(
         None,
         "Default annealed-mean temperature of serving_default; default: the model's own (its "
         f"config.json; 0.5 for the shipped model), else {DEFAULT_TEMPERATURE}.",
@@ -103,8 +102,6 @@ def _validate():
         raise ValueError(f"--saved_model_precisions must be float32/bfloat16. Received: {bad}")
     if FLAGS.version < 1:
         raise ValueError(f"--version must be >= 1. Received: {FLAGS.version}")
-    if FLAGS.temperature is not None and FLAGS.temperature <= 0:
-        raise ValueError(f"--temperature must be > 0. Received: {FLAGS.temperature}")
     if FLAGS.edge_radius is not None and FLAGS.edge_radius < 0:
         raise ValueError(f"--edge_radius must be >= 0 (0 = off). Received: {FLAGS.edge_radius}")
     if FLAGS.edge_epsilon is not None and FLAGS.edge_epsilon <= 0:

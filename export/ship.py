@@ -24,7 +24,7 @@ FLAGS = flags.FLAGS
 def define_flags():
     flags.DEFINE_string("model_dir", None, "Training model_dir to ship.")
     flags.DEFINE_integer("image_size", 0, "Network input size S to colour at; 0 = as trained.")
-    flags.DEFINE_float("temperature", None, "Default annealed-mean temperature; None = as trained.")
+    cli.define_temperature_flag(None, "Default annealed-mean temperature; None = as trained.")
     flags.DEFINE_string(
         "chosen_on", "", "How S and the temperature were chosen (for summary.json)."
     )
@@ -92,8 +92,6 @@ def main(argv):
 
     if not os.path.isdir(FLAGS.model_dir):
         raise cli.CommandError(f"--model_dir={FLAGS.model_dir!r} is not a directory.")
-    if FLAGS.temperature is not None and FLAGS.temperature <= 0:
-        raise cli.CommandError(f"--temperature must be > 0. Received: {FLAGS.temperature}")
     output_dir = FLAGS.output_dir or DEFAULT_MODEL
     try:
         path, size = ship(

@@ -139,3 +139,33 @@ def test_semantic_settings_are_checked_before_any_work(tmp_path):
     config = TrainConfig(model=mobile, model_dir=str(tmp_path), semantic_from="x/none.tflite")
     with pytest.raises(ValueError, match="semantic_from 'x/none.tflite' does not exist"):
         config.check_files()
+    with pytest.raises(ValueError, match="semantic_input='scores' .* needs semantic_prior=True"):
+        ModelConfig(backbone="mobilenet_v2", semantic_input="scores")
+    with pytest.raises(ValueError, match="semantic_input"):
+        ModelConfig(backbone="mobilenet_v2", semantic_prior=True, semantic_input="classes")
+
+
+def test_the_prior_passes_on_its_features_its_class_scores_or_both():
+    """semantic_input: the projection reads DeepLab's features (256 channels at full width)
+    and its 21 class scores, or either alone; the network takes the same inputs and gives
+    the same outputs."""
+    import dataclasses
+
+    from colorization.core.config import ModelConfig
+    from colorization.model import network
+
+    config = ModelConfig(
+        backbone="mobilenet_v2",
+        freeze_backbone=True,
+        image_size=64,
+        width_multiplier=0.25,
+        fc_units=(16, 16, 8),
+        semantic_prior=True,
+    )
+    channels = {}
+    for read in ("both", "features", "scores"):
+        model = network.build_model(dataclasses.replace(config, semantic_input=read))
+        channels[read] = model.get_layer("semantic_proj").kernel.shape[2]
+        out = model(np.zeros((1, 64, 64, 1), np.float32))
+        assert out["color_logits"].shape == (1, 16, 16, 313)
+    assert channels == {"both": 277, "features": 256, "scores": 21}

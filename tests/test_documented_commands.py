@@ -94,7 +94,7 @@ MADE = {
 }
 # Appended to every training command (absl keeps the last value of a flag).
 TRAIN_SIZES = (
-    "--steps=2 --warmup_steps=0 --checkpoint_every=1 --eval_every=2 --eval_examples=4 "
+    "--steps=2 --warmup_steps=0 --checkpoint_every=2 --eval_every=2 --eval_examples=4 "
     "--batch_size=2 --image_size=64"
 )
 SIZE_FLAGS = {
@@ -169,13 +169,15 @@ def rewrite(line, tflite):
         if "--config=cpu " in line + " " and "--init_from" not in line:
             line += f" --init_from=mobilenet_v2:{tflite}"
         line += " " + TRAIN_SIZES
+        if "--model_dir=runs/curve" in line:
+            line += " --checkpoint_every=1"  # the learning curve scores two checkpoints
     if "-m data_prep.priors" in line:
         line += " --max_images=8"
     if "-m colorization.evaluate" in line:
         line += " --max_examples=2 --bootstrap=20 --report_images=1"
     if "-m benchmarks.screen" in line:
         line += (
-            " --steps=2 --warmup_steps=0 --checkpoint_every=1 --batch_size=2 --per_set=1"
+            " --steps=2 --warmup_steps=0 --checkpoint_every=2 --batch_size=2 --per_set=1"
             " --train_image_size=64 --image_size=64 --bootstrap=20 --eval_examples=4"
         )
     if "-m benchmarks.learning_curve" in line:

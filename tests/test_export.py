@@ -314,16 +314,11 @@ print(f"GROWTH_MB {peak_mb() - before:.0f}")
 """
 
 
-def test_the_bytes_signature_refuses_a_huge_photo_from_its_header(source_model_dir, tmp_path):
+def test_the_bytes_signature_refuses_a_huge_photo_from_its_header(exported):
     """A PNG of 8,000 x 8,000 pixels (a few hundred KB) is refused with InvalidArgument
     naming its size and the limit, before it is decoded: the serving process does not
     grow by the gigabytes decoding it would take."""
-    out = tmp_path / "exported"
-    result = run_module(
-        "export", f"--model={source_model_dir}", f"--output_dir={out}", "--formats=saved_model"
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    result = run_command(["-c", _HUGE_REQUEST, _saved_model_dir(out)], env=dict(os.environ))
+    result = run_command(["-c", _HUGE_REQUEST, _saved_model_dir(exported)], env=dict(os.environ))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "REFUSED" in result.stdout, result.stdout
     assert "8000 x 8000 pixels is larger than the limit of 40000000" in result.stdout

@@ -42,8 +42,7 @@ FLAGS = flags.FLAGS
 def define_flags():
     cli.define_model_flag()
     flags.DEFINE_string("output_dir", None, "Where to write the coloured PNGs.")
-    flags.DEFINE_float(
-        "temperature",
+    cli.define_temperature_flag(
         None,
         "Annealed-mean temperature (lower = more vivid); default: the model's (its config.json), "
         f"else {DEFAULT_TEMPERATURE}.",
@@ -88,9 +87,6 @@ def define_flags():
         'JSON list of colour hints for one photo: [{"x": X, "y": Y, "rgb": [R, G, B]}].',
     )
     flags.mark_flags_as_required(["output_dir"])
-    flags.register_validator(
-        "temperature", lambda t: t is None or t > 0, "--temperature must be > 0"
-    )
 
 
 def collect_inputs(paths):

@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from colorization.core import guided
+from colorization.core.config import checked_temperature
 from colorization.inference.decoding import model_input
 from colorization.inference.tflite_runner import lab_to_rgb_u8, lightness
 
@@ -44,9 +45,7 @@ class Steps:
         self.colorizer = colorizer
         if temperature is None and colorizer is not None:
             temperature = colorizer.temperature
-        self.temperature = None if temperature is None else float(temperature)
-        if self.temperature is not None and not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0. Received: temperature={temperature}")
+        self.temperature = checked_temperature(temperature)
         self.batch_size = int(batch_size)
         self.size = int(size or colorizer.network_size)
         size = self.size

@@ -30,6 +30,19 @@ def define_model_flag():
     )
 
 
+def define_temperature_flag(default, help_text):
+    """--temperature, the annealed-mean temperature, refused by the parser unless it is > 0
+    (or left unset where the default is None)."""
+    from absl import flags
+
+    flags.DEFINE_float("temperature", default, help_text)
+    flags.register_validator(
+        "temperature",
+        lambda t: t is None or t > 0,
+        "--temperature must be > 0 (the annealed mean divides the logits by it)",
+    )
+
+
 def run_command(module, user_errors=()):
     """Runs a command whose code lives in `module` (its `define_flags` and `main`) from a thin
     entry module (`python -m colorization.demo`): the usage text and the key flags shown by

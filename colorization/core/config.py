@@ -20,6 +20,21 @@ IMAGE_SIZE_RULE = "an integer >= 16 and a multiple of 8"
 MOBILENET_SIZE_MULTIPLE = 32
 
 
+def checked_temperature(temperature, name="temperature"):
+    """`temperature` as a float (None stays None); ValueError naming `name` and the value
+    unless it is > 0 (the annealed mean divides the logits by it). Every annealed-mean
+    temperature a user gives passes here."""
+    if temperature is None:
+        return None
+    try:
+        value = float(temperature)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0. Received: {name}={temperature!r}")
+    return value
+
+
 def valid_image_size(value):
     """True for a network input side S the model takes: ab comes out at S/4 and the trunk
     halves S three times."""
@@ -89,6 +104,8 @@ CLASS_LOSSES = ("softmax", "sigmoid")
 BACKBONES = ("vgg16", "mobilenet_v2")
 FUSION_MODES = ("concat", "film")
 FUSION_INPUTS = ("fc3", "probs")
+# What the semantic prior's projection reads (ModelConfig.semantic_input).
+SEMANTIC_INPUTS = ("both", "features", "scores")
 # init_from values that load ImageNet weights into the trunk (colorization.model.imagenet_weights).
 TFLITE_INIT_PREFIX = "mobilenet_v2:"
 IMAGENET_INIT = "imagenet"
@@ -137,6 +154,8 @@ class ModelConfig:
         the same grey photo as the trunk; its per-pixel features and 21 PASCAL VOC class
         scores at S/8, projected to 64 channels, join the colour path's skips at S/8 and
         S/4 (mobilenet_v2 only; its weights come from TrainConfig.semantic_from).
+      semantic_input: with semantic_prior, what of DeepLab the projection reads: "both"
+        (its features and its 21 class scores), "features" or "scores" alone.
     """
 
     image_size: int = 224
@@ -157,6 +176,7 @@ class ModelConfig:
     freeze_backbone: bool = False
     hints: bool = False
     semantic_prior: bool = False
+    semantic_input: str = "both"
 
     def __post_init__(self):
         object.__setattr__(self, "fc_units", check_fc_units(self.fc_units))
@@ -206,6 +226,12 @@ class ModelConfig:
             raise ValueError(
                 "semantic_prior needs backbone=mobilenet_v2 (its skips join the MobileNetV2 "
                 f"colour path). Received: backbone={self.backbone!r}"
+            )
+        check_choice("semantic_input", self.semantic_input, SEMANTIC_INPUTS)
+        if self.semantic_input != "both" and not self.semantic_prior:
+            raise ValueError(
+                f"semantic_input={self.semantic_input!r} chooses what the semantic prior passes "
+                "on; it needs semantic_prior=True."
             )
 
     def to_dict(self):
@@ -382,7 +408,7 @@ class TrainConfig:
             f"eval_every must be a positive multiple of checkpoint_every={self.checkpoint_every}. "
             f"Received: eval_every={self.eval_every}",
         )
-        check(self.temperature > 0, f"temperature must be > 0. Received: {self.temperature}")
+        checked_temperature(self.temperature)
         check(
             self.edge_radius >= 0 and self.edge_epsilon > 0,
             "edge_radius must be >= 0 (0 = bilinear decoding) and edge_epsilon > 0. "

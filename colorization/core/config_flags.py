@@ -12,6 +12,7 @@ from colorization.core.config import (
     FUSION_MODES,
     JIT_CHOICES,
     SCHEDULES,
+    SEMANTIC_INPUTS,
     STRATEGIES,
     TRAINABLE_CHOICES,
     ModelConfig,
@@ -35,6 +36,7 @@ CHOICES = {
     "trainable": TRAINABLE_CHOICES,
     "fusion_mode": FUSION_MODES,
     "fusion_input": FUSION_INPUTS,
+    "semantic_input": SEMANTIC_INPUTS,
 }
 
 

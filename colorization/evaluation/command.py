@@ -65,8 +65,7 @@ def define_flags():
         0,
         "The network's input size S (the same weights rebuilt at S); 0 = the model's own.",
     )
-    flags.DEFINE_float(
-        "temperature",
+    cli.define_temperature_flag(
         None,
         "Annealed-mean temperature; default: each model's own (config.json), else "
         f"{DEFAULT_TEMPERATURE}.",
@@ -89,6 +88,13 @@ def define_flags():
         "for every N listed (e.g. 0,1,2,5,10,20) as methods NAME+Nh: pixels drawn with a seed "
         "fixed per photo and N, each given the photo's own colour there, as a user gives "
         "hints (every model format takes them).",
+    )
+    flags.DEFINE_string(
+        "score_cache",
+        "",
+        "Full protocol: a folder that keeps every coloured photo, keyed by the model's files, "
+        "its decoding and the photo, so a model scored again on the same photos is not run "
+        "again (scores are always recomputed); '' = none.",
     )
     flags.mark_flags_as_required(["output_dir"])
 
@@ -125,6 +131,7 @@ def config_from_flags():
         report_images=FLAGS.report_images,
         num_bootstrap=FLAGS.bootstrap,
         hint_counts=hint_counts,
+        score_cache=FLAGS.score_cache,
     )
 
 

@@ -151,7 +151,7 @@ def run_full(config):
     """The full protocol; writes the outputs and returns the metrics.json dict."""
     import tensorflow as tf
 
-    from colorization.evaluation import crops, photos
+    from colorization.evaluation import crops, photos, score_cache
     from colorization.inference import Colorizer
     from data_prep import pipeline, sources
 
@@ -165,7 +165,15 @@ def run_full(config):
             edge_radius=radius,
             edge_epsilon=epsilon,
         )
-    methods = {name: c.colorize_batch for name, c in colorizers.items()}
+    cache = score_cache.ScoreCache(config.score_cache) if config.score_cache else None
+
+    def method(colorizer, count):
+        colorize = hinted_colorize(colorizer, count) if count else colorizer.colorize_batch
+        if cache is None:
+            return colorize
+        return cache.cached(colorize, score_cache.method_key(colorizer, count))
+
+    methods = {name: method(c, 0) for name, c in colorizers.items()}
     models = [name for name, _ in config.models]
     pairs = [(models[0], other) for other in models[1:]]
     for name, colorizer in colorizers.items():
@@ -173,7 +181,7 @@ def run_full(config):
             print(f"{name} takes no colour hints: scored without them only.")
             continue
         for count in config.hint_counts:
-            methods[f"{name}+{count}h"] = hinted_colorize(colorizer, count)
+            methods[f"{name}+{count}h"] = method(colorizer, count)
             pairs.append((f"{name}+{count}h", name))
     names = [GREY, *methods]
     models = list(methods)
@@ -265,6 +273,11 @@ def run_full(config):
     print("\n".join(format_full_table(summaries, names)))
     if pairs:
         print("\n".join(format_pair_table(summaries, pairs)))
+    if cache is not None:
+        print(
+            f"Score cache {config.score_cache}: {cache.hits} coloured photos read, "
+            f"{cache.misses} coloured and kept."
+        )
     print(f"Wrote {config.output_dir}/metrics.json" + (", contact_sheet.png" if sheet_rows else ""))
     return result
 

@@ -5,7 +5,7 @@ import dataclasses
 import os
 
 from colorization.core import cli
-from colorization.core.config import DEFAULT_DATA_ROOT
+from colorization.core.config import DEFAULT_DATA_ROOT, checked_temperature
 from colorization.evaluation.metrics import GREY
 
 PROTOCOLS = ("full", "crop")
@@ -36,6 +36,8 @@ class EvalConfig:
         max_examples are taken (photos kept apart from those a choice was made on).
       report_images: photos per set in the contact sheet.
       num_bootstrap: full only: bootstrap resamples.
+      score_cache: full only: folder of coloured photos kept between runs
+        (colorization.evaluation.score_cache); "" = none.
     """
 
     models: tuple
@@ -54,6 +56,7 @@ class EvalConfig:
     report_images: int = 8
     hint_counts: tuple = ()
     num_bootstrap: int = 1000
+    score_cache: str = ""
 
     def __post_init__(self):
         if self.protocol not in PROTOCOLS:
@@ -74,10 +77,13 @@ class EvalConfig:
                 raise ValueError(
                     f"--protocol=full does not use {', '.join(ignored)} (crop protocol only)."
                 )
-        if self.temperature is not None and self.temperature <= 0:
-            raise ValueError(f"temperature must be > 0. Received: {self.temperature}")
-        if any(t <= 0 for t in self.temperatures):
-            raise ValueError(f"temperatures must be > 0. Received: {list(self.temperatures)}")
+        checked_temperature(self.temperature)
+        for t in self.temperatures:
+            checked_temperature(t, "temperatures")
+        if self.score_cache and self.protocol != "full":
+            raise ValueError(
+                f"score_cache={self.score_cache!r} needs --protocol=full (crop protocol: '')."
+            )
         if self.skip_examples and self.protocol != "full":
             raise ValueError(
                 f"skip_examples={self.skip_examples} needs --protocol=full (crop protocol: 0)."

@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from colorization.core import bins, guided
+from colorization.core.config import checked_temperature
 from colorization.inference import backends
 from colorization.inference.tflite_runner import padded, parse_hints
 
@@ -62,8 +63,7 @@ class Colorizer:
                 "model_dir (or a checkpoint prefix in it), a SavedModel directory or a "
                 ".tflite file."
             )
-        if temperature is not None and not float(temperature) > 0:
-            raise ValueError(f"temperature must be > 0. Received: temperature={temperature}")
+        temperature = checked_temperature(temperature)
         resolved = hardware.resolve_precision(precision)  # validates every kind
         exported = self.path.endswith(".tflite") or tf.saved_model.contains_saved_model(self.path)
         if image_size and exported:
@@ -143,9 +143,7 @@ class Colorizer:
         `parse_hints`), or None for automatic colour; lists that are all empty are
         automatic colour from any model."""
         images = np.asarray(images)
-        temperature = self.temperature if temperature is None else float(temperature)
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0. Received: temperature={temperature}")
+        temperature = self.temperature if temperature is None else checked_temperature(temperature)
         if hints is None:
             return self.backend.colorize(images, temperature)
         if len(hints) != len(images):

@@ -35,7 +35,7 @@ import numpy as np
 from keras import ops
 
 from colorization.core import gamut
-from colorization.core.config import DEFAULT_TEMPERATURE
+from colorization.core.config import DEFAULT_TEMPERATURE, checked_temperature
 
 # ab units per unit of the decoded-colour terms (the largest |a| or |b| of the gamut).
 AB_SCALE = 110.0
@@ -88,8 +88,7 @@ class RebalancedColorLoss(keras.losses.Loss):
                 "ab_weight and chroma_weight must be >= 0. "
                 f"Received: ab_weight={ab_weight}, chroma_weight={chroma_weight}"
             )
-        if temperature <= 0:
-            raise ValueError(f"temperature must be > 0. Received: temperature={temperature}")
+        checked_temperature(temperature)
         self.num_neighbors = int(num_neighbors)
         self.ab_weight = float(ab_weight)
         self.chroma_weight = float(chroma_weight)

@@ -26,8 +26,8 @@ and the same design follows it:
                                        -> conv9 1x1 -> color_logits (S/4 x S/4 x 313)
 
 With `semantic_prior`, a frozen DeepLabV3-MobileNetV2 (colorization.model.deeplab) reads the
-same grey photo: its per-pixel features and 21 PASCAL VOC class scores at S/8 are projected
-to 64 channels ("semantic_proj") and concatenated into the skips of conv7 (S/8) and,
+same grey photo: its per-pixel features and 21 PASCAL VOC class scores at S/8 (either alone
+with `semantic_input`) are projected to 64 channels ("semantic_proj") and concatenated into the skips of conv7 (S/8) and,
 upsampled, conv8 (S/4) — a class for every pixel beside the class branch's one per photo.
 
 The stride-16 features carry the semantics, the stride-8 and stride-4 skips carry the
@@ -359,14 +359,18 @@ def _global_dtype_policy(dtype):
 
 
 def _semantic_skips(grey, config):
-    """{"s8", "s4"}: DeepLabV3's features and class scores at S/8 (frozen), concatenated and
-    projected by a trainable 1x1 convolution with ReLU, and that projection upsampled to S/4."""
+    """{"s8", "s4"}: DeepLabV3's features and class scores at S/8 (frozen; either alone by
+    semantic_input), concatenated and projected by a trainable 1x1 convolution with ReLU, and
+    that projection upsampled to S/4."""
     dtype = config.dtype_policy
     with _global_dtype_policy(dtype):
         semantic = deeplab.deeplab_v3(grey, trainable=False)
-    x = layers.Concatenate(name="semantic_concat", dtype=dtype)(
-        [semantic["features"], semantic["logits"]]
-    )
+    if config.semantic_input == "both":
+        x = layers.Concatenate(name="semantic_concat", dtype=dtype)(
+            [semantic["features"], semantic["logits"]]
+        )
+    else:
+        x = semantic["features" if config.semantic_input == "features" else "logits"]
     x = layers.Conv2D(
         scaled_width(_MOBILE_HEAD["semantic"], config.width_multiplier),
         1,
