@@ -376,7 +376,14 @@ def test_documented_commands_run_as_written(chain, tmp_path, mobilenet_tflite, d
     if chain == "screening":
         # The semantic prior's DeepLabV3 file, where the documents name it: a stand-in.
         shutil.copy(deeplab_tflite, tmp_path / "deeplabv3_257_mv_gpu.tflite")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
+    # Every evaluation of the chain keeps its coloured photos in one cache, as a reader
+    # who sets COLORIZATION_SCORE_CACHE would: a model scored again is read back.
+    env = dict(
+        os.environ,
+        TF_CPP_MIN_LOG_LEVEL="2",
+        PYTHONPATH=str(ROOT),
+        COLORIZATION_SCORE_CACHE=str(tmp_path / "score_cache"),
+    )
     # One working folder, as on a reader's machine; a command shown twice (the same export
     # in README.md and docs/deployment.md) runs once, in the documents' order.
     skipped, lines = [], []

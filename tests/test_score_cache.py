@@ -99,3 +99,22 @@ def test_a_photo_key_is_its_pixels():
 def test_the_crop_protocol_refuses_a_cache():
     with pytest.raises(ValueError, match="score_cache='c' needs --protocol=full"):
         EvalConfig(models=(("m", "x"),), output_dir="o", protocol="crop", score_cache="c")
+
+
+@pytest.mark.slow
+def test_the_evaluate_command_keeps_its_cache_where_the_environment_says(model_dir, tmp_path):
+    import os
+
+    data = helpers.small_vocdevkit(tmp_path / "d" / "VOC2012", count=8, height=36, width=44)
+    cache = tmp_path / "from_env"
+    result = helpers.run_module(
+        "colorization.evaluate",
+        f"--model={model_dir}",
+        f"--dataset=voc_dir:{data}",
+        f"--output_dir={tmp_path / 'eval'}",
+        "--bootstrap=20",
+        env=dict(os.environ, COLORIZATION_SCORE_CACHE=str(cache)),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"Score cache {cache}: 0 coloured photos read, 2 coloured and kept." in result.stdout
+    assert len(list(cache.glob("*/*.npz"))) == 2

@@ -776,3 +776,40 @@ def test_a_run_given_priors_records_the_lambda_they_were_made_at(tmp_path):
     assert resume_conflicts(config, training.with_priors_lambda(config)) == []
     other = dataclasses.replace(computed, mix_lambda=0.8)
     assert resume_conflicts(computed, other) == [("mix_lambda", 0.5, 0.8)]
+
+
+def test_the_training_step_is_traced_once_and_trains_as_before(
+    generated_voc, tmp_path, monkeypatch
+):
+    """Without a strategy Keras creates the loss trackers' and metrics' variables inside the
+    first trace of the training step, and tf.function traces a step that created variables
+    a second time. The run creates them first: its colour loss is built into one graph, not
+    two, and the trained weights are those of a run that leaves it to Keras."""
+    from colorization.model import losses
+
+    graph_calls = []
+    call = losses.RebalancedColorLoss.call
+
+    def counted(self, y_true, y_pred):
+        if not tf.executing_eagerly():
+            graph_calls.append(1)
+        return call(self, y_true, y_pred)
+
+    monkeypatch.setattr(losses.RebalancedColorLoss, "call", counted)
+    dataset = f"voc_dir:{generated_voc}"
+    training.train(
+        tiny_train_config(dataset, tmp_path / "once", steps=2, checkpoint_every=2, eval_every=2)
+    )
+    assert len(graph_calls) == 1
+    graph_calls.clear()
+    monkeypatch.setattr(training, "build_compiled_state", lambda model, spec: None)
+    training.train(
+        tiny_train_config(dataset, tmp_path / "twice", steps=2, checkpoint_every=2, eval_every=2)
+    )
+    assert len(graph_calls) == 2
+    for a, b in zip(
+        _weights(tmp_path / "once" / "model.keras"),
+        _weights(tmp_path / "twice" / "model.keras"),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)

@@ -18,6 +18,8 @@ colorizer shipped with the package. Writes OUTPUT_DIR/metrics.json, contact_shee
 | each model | truth) and, for the crop protocol, a self-contained report.html.
 """
 
+import os
+
 from absl import flags
 
 from colorization.core import cli
@@ -31,6 +33,9 @@ from colorization.evaluation.settings import (
 )
 
 FLAGS = flags.FLAGS
+
+# The environment variable that gives every evaluation a score cache by default.
+SCORE_CACHE_VARIABLE = "COLORIZATION_SCORE_CACHE"
 
 
 def define_flags():
@@ -91,10 +96,10 @@ def define_flags():
     )
     flags.DEFINE_string(
         "score_cache",
-        "",
+        os.environ.get(SCORE_CACHE_VARIABLE, ""),
         "Full protocol: a folder that keeps every coloured photo, keyed by the model's files, "
         "its decoding and the photo, so a model scored again on the same photos is not run "
-        "again (scores are always recomputed); '' = none.",
+        f"again (scores are always recomputed); default: ${SCORE_CACHE_VARIABLE}, else none.",
     )
     flags.mark_flags_as_required(["output_dir"])
 

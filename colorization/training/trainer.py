@@ -142,6 +142,25 @@ def with_priors_lambda(config):
     return dataclasses.replace(config, mix_lambda=float(recorded))
 
 
+def build_compiled_state(model, element_spec):
+    """Creates the variables of a compiled model's loss trackers and metrics from one batch
+    of zeros shaped like `element_spec` (features, targets), then zeroes them.
+
+    Under a strategy, Keras builds them before the first step itself; without one it leaves
+    them to the first trace of the training step, and a tf.function that creates variables
+    while it is traced is traced a second time: the step would cost two traces instead of
+    one (most of the start-up of a short run)."""
+    zeros = tf.nest.map_structure(
+        lambda spec: tf.zeros([1 if d is None else d for d in spec.shape], spec.dtype),
+        element_spec,
+    )
+    features, targets = zeros
+    predictions = model(features, training=False)
+    model.compute_loss(features, targets, predictions, training=False)
+    model.compute_metrics(features, targets, predictions, sample_weight=None)
+    model.reset_metrics()
+
+
 def train(config):
     """Trains (or resumes) according to `config`; returns the summary dict."""
     start = time.time()
@@ -283,6 +302,8 @@ def train(config):
             model, optimizer, loss, loss_weights, strategy, train_data, config, own, step
         )
     elif step < config.steps:
+        if config.strategy == "default":
+            build_compiled_state(model, train_data.element_spec)
         # Epochs of checkpoint_every batches; CheckpointCallback counts the batches and
         # stops the last epoch at exactly `steps`.
         fit = model.fit(
