@@ -145,14 +145,15 @@ def test_semantic_settings_are_checked_before_any_work(tmp_path):
         ModelConfig(backbone="mobilenet_v2", semantic_prior=True, semantic_input="classes")
 
 
-def test_the_prior_passes_on_its_features_its_class_scores_or_both():
+def test_the_prior_passes_on_its_features_its_class_scores_or_both(standin_file):
     """semantic_input: the projection reads DeepLab's features (256 channels at full width)
     and its 21 class scores, or either alone; the network takes the same inputs and gives
-    the same outputs."""
+    the same outputs, and its DeepLab layers are set from the file (without the class-score
+    convolution where the features alone are read)."""
     import dataclasses
 
     from colorization.core.config import ModelConfig
-    from colorization.model import network
+    from colorization.model import deeplab, network
 
     config = ModelConfig(
         backbone="mobilenet_v2",
@@ -166,6 +167,8 @@ def test_the_prior_passes_on_its_features_its_class_scores_or_both():
     for read in ("both", "features", "scores"):
         model = network.build_model(dataclasses.replace(config, semantic_input=read))
         channels[read] = model.get_layer("semantic_proj").kernel.shape[2]
+        loaded = deeplab.load_deeplab_v3(model, standin_file[0])
+        assert (deeplab.PREFIX + deeplab.CLASS_SCORES_LAYER in loaded) == (read != "features")
         out = model(np.zeros((1, 64, 64, 1), np.float32))
         assert out["color_logits"].shape == (1, 16, 16, 313)
     assert channels == {"both": 277, "features": 256, "scores": 21}

@@ -214,11 +214,21 @@ def read_deeplab_v3_tflite(path):
     return {name: convs[i] for name, i in zip(names, order, strict=True)}
 
 
+# The class-score convolution: a colorizer whose prior passes on DeepLab's features alone
+# (ModelConfig.semantic_input="features") does not hold it.
+CLASS_SCORES_LAYER = "logits_semantic"
+
+
 def apply_deeplab_v3(model, weights):
     """Sets every PREFIX-named convolution of `model` from `read_deeplab_v3_tflite` output;
-    returns the layer names set. Raises DeepLabError on a missing layer or a shape mismatch."""
+    returns the layer names set. Raises DeepLabError on a missing layer (but the class
+    scores', in a model that does not use them) or a shape mismatch."""
     loaded = []
+    # A layer the model's outputs do not depend on is not in a functional model at all.
+    names = {layer.name for layer in model.layers}
     for name, (kernel, bias) in weights.items():
+        if name == CLASS_SCORES_LAYER and PREFIX + name not in names:
+            continue
         try:
             layer = model.get_layer(PREFIX + name)
         except ValueError as e:
