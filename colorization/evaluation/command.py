@@ -96,10 +96,11 @@ def define_flags():
     )
     flags.DEFINE_string(
         "score_cache",
-        os.environ.get(SCORE_CACHE_VARIABLE, ""),
+        None,
         "Full protocol: a folder that keeps every coloured photo, keyed by the model's files, "
         "its decoding and the photo, so a model scored again on the same photos is not run "
-        f"again (scores are always recomputed); default: ${SCORE_CACHE_VARIABLE}, else none.",
+        f"again (scores are always recomputed); default: ${SCORE_CACHE_VARIABLE} for the full "
+        "protocol, else none; '' = none.",
     )
     flags.mark_flags_as_required(["output_dir"])
 
@@ -136,8 +137,15 @@ def config_from_flags():
         report_images=FLAGS.report_images,
         num_bootstrap=FLAGS.bootstrap,
         hint_counts=hint_counts,
-        score_cache=FLAGS.score_cache,
+        score_cache=_score_cache(),
     )
+
+
+def _score_cache():
+    """--score_cache, or for the full protocol the environment's default."""
+    if FLAGS.score_cache is not None:
+        return FLAGS.score_cache
+    return os.environ.get(SCORE_CACHE_VARIABLE, "") if FLAGS.protocol == "full" else ""
 
 
 def main(argv):
