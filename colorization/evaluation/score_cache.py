@@ -40,36 +40,21 @@ def model_files_of(path):
     from colorization.model import model_files
 
     path = os.path.normpath(path)
-    if os.path.isfile(path):
-        files = [path]
-    elif os.path.isdir(path) and os.path.exists(os.path.join(path, "saved_model.pb")):
+    if os.path.isdir(path) and os.path.exists(os.path.join(path, "saved_model.pb")):
         files = [os.path.join(folder, name) for folder, _, names in os.walk(path) for name in names]
     else:
-        prefix = path
-        if os.path.isdir(path):
-            final = os.path.join(path, model_files.MODEL_FILE)
-            if os.path.exists(final):
-                prefix = None
-                files = [final]
-            else:
-                import tensorflow as tf
-
-                prefix = tf.train.latest_checkpoint(os.path.join(path, model_files.CHECKPOINT_DIR))
-                if prefix is None:
-                    raise ValueError(f"{path!r} holds neither model.keras nor a checkpoint.")
-        if prefix is not None:
-            files = glob.glob(glob.escape(prefix) + ".index") + glob.glob(
-                glob.escape(prefix) + ".data-*"
+        source = model_files.weights_path(path)
+        if os.path.isfile(source):
+            files = [source]
+        else:  # a checkpoint prefix
+            files = glob.glob(glob.escape(source) + ".index") + glob.glob(
+                glob.escape(source) + ".data-*"
             )
             if not files:
                 raise ValueError(f"no model files at {path!r}.")
-    folder = path if os.path.isdir(path) else os.path.dirname(path)
-    for _ in range(4):
-        config = os.path.join(folder, model_files.CONFIG_FILE)
-        if os.path.exists(config):
-            files.append(config)
-            break
-        folder = os.path.dirname(folder)
+    config = model_files.nearest_config_path(path)
+    if config is not None:
+        files.append(config)
     return sorted(set(files))
 
 
@@ -120,12 +105,14 @@ class ScoreCache:
         self.hits = 0
         self.misses = 0
 
-    def _path(self, key, image):
+    def path(self, key, image):
+        """Where the entry of `image` under the method `key` is kept."""
         return os.path.join(self.folder, key, photo_key(image) + ".npz")
 
-    def read(self, key, image):
-        """{"rgb": (1, H, W, 3), ["class_probs"]} of a cached photo, or None."""
-        path = self._path(key, image)
+    @staticmethod
+    def read(path, image):
+        """{"rgb": (1, H, W, 3), ["class_probs"]} of the entry at `path` for `image`, or
+        None."""
         try:
             with np.load(path) as entry:
                 out = {name: entry[name] for name in entry.files}
@@ -135,8 +122,8 @@ class ScoreCache:
             return None
         return out
 
-    def write(self, key, image, out):
-        path = self._path(key, image)
+    @staticmethod
+    def write(path, out):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         arrays = {"rgb": np.asarray(out["rgb"], np.uint8)}
         if out.get("class_probs") is not None:
@@ -150,13 +137,14 @@ class ScoreCache:
         """colorize_batch (uint8 (1, H, W, 3) -> dict) answered from the cache where it can."""
 
         def run(images):
-            out = self.read(key, images)
+            path = self.path(key, images)
+            out = self.read(path, images)
             if out is not None:
                 self.hits += 1
                 return out
             self.misses += 1
             out = colorize(images)
-            self.write(key, images, out)
+            self.write(path, out)
             return out
 
         return run

@@ -44,17 +44,39 @@ def write_config(model_dir, config):
         json.dump(config.to_dict(), f, indent=2)
 
 
-def nearest_config(path):
-    """The TrainConfig recorded with a model: the config.json of its model directory, or of
-    the nearest folder above a model file (model.keras, model.tflite, or an exported
-    SavedModel at EXPORT_DIR/NAME/VERSION, whose EXPORT_DIR holds one); None when there is
-    none. Exports carry their model's temperature and class names this way."""
+def nearest_config_path(path):
+    """The config.json recorded with a model: its model directory's, or the nearest folder's
+    above a model file (model.keras, model.tflite, or an exported SavedModel at
+    EXPORT_DIR/NAME/VERSION, whose EXPORT_DIR holds one); None when there is none."""
     folder = os.path.normpath(path)
     for _ in range(4):
-        if tf.io.gfile.exists(os.path.join(folder, CONFIG_FILE)):
-            return read_config(folder)
+        candidate = os.path.join(folder, CONFIG_FILE)
+        if tf.io.gfile.exists(candidate):
+            return candidate
         folder = os.path.dirname(folder)
     return None
+
+
+def nearest_config(path):
+    """The TrainConfig of `nearest_config_path(path)`, None when there is none. Exports
+    carry their model's temperature and class names this way."""
+    found = nearest_config_path(path)
+    return None if found is None else read_config(os.path.dirname(found))
+
+
+def weights_path(path):
+    """Where `load_model_dir` reads a model's weights: a .keras file as it is, a model_dir's
+    model.keras (or its latest checkpoint prefix before training ends), a checkpoint prefix
+    as it is. ValueError for a model_dir that holds neither."""
+    if path.endswith(".keras") or not tf.io.gfile.isdir(path):
+        return path
+    final = os.path.join(path, MODEL_FILE)
+    if tf.io.gfile.exists(final):
+        return final
+    latest = tf.train.latest_checkpoint(os.path.join(path, CHECKPOINT_DIR))
+    if latest is None:
+        raise ValueError(f"{path!r} holds neither model.keras nor a checkpoint.")
+    return latest
 
 
 def class_names(path):
@@ -157,13 +179,9 @@ def load_model_dir(path):
         return keras.saving.load_model(path, compile=False), None
     if tf.io.gfile.isdir(path):
         config = read_config(path)
-        final = os.path.join(path, MODEL_FILE)
-        if tf.io.gfile.exists(final):
-            return keras.saving.load_model(final, compile=False), config
-        latest = tf.train.latest_checkpoint(os.path.join(path, CHECKPOINT_DIR))
-        if latest is None:
-            raise ValueError(f"{path!r} holds neither model.keras nor a checkpoint.")
-        path = latest
+        path = weights_path(path)
+        if path.endswith(".keras"):
+            return keras.saving.load_model(path, compile=False), config
     # A checkpoint prefix inside a model_dir/checkpoints folder.
     model_dir = os.path.dirname(os.path.dirname(path))
     if not tf.io.gfile.exists(os.path.join(model_dir, CONFIG_FILE)):
