@@ -4,6 +4,13 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# Under pytest-xdist, each worker is one of several processes sharing the machine's cores:
+# TensorFlow's operation pools in each (and in the commands a test starts, which inherit the
+# environment) take the worker's share of the cores rather than all of them, so that the
+# workers do not preempt one another's threads.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    _share = (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(max(_share, 1)))
 
 import pytest  # noqa: E402
 

@@ -9,9 +9,10 @@ colorizer is found in this checkout, and the one command that writes into the pa
 cannot have are listed in SKIPPED with the reason, and a command that is neither run nor
 listed fails the test, so a new document cannot add an untested command.
 
-The commands form chains that share their runs (the screening runs, the ablation, the release
-recipe, the hint stage, and the rest); each chain runs in its own working folder, in the
-documents' order, so that the chains can run side by side.
+The commands form chains that share their runs (the screening runs, the semantic-prior study
+and learning curve, the ablation, the release recipe, the hint stage, and the rest); each chain
+runs in its own working folder, in the documents' order, so that the chains can run side by
+side.
 """
 
 import json
@@ -56,16 +57,19 @@ SKIPPED = (
     (r"-m colorization\.demo", "serves until stopped (tests/test_demo.py drives the page)"),
     (r"-m benchmarks\.run", "the whole benchmark suite, minutes on 2 cores"),
 )
-# (chain, pattern): a command line (or variable definition) matching the pattern belongs to
-# that chain, the first match winning; every other line belongs to the "main" chain. A chain
-# holds every command that reads what another of its commands writes.
+# (chain, pattern): every line of a document section or subsection whose heading matches the
+# pattern belongs to that chain (these sections train their own reference runs).
+SECTION_CHAINS = (("semantic", r"^(A per-pixel semantic prior|Does longer training pay)"),)
+# (chain, pattern): any other command line (or variable definition) matching the pattern
+# belongs to that chain, the first match winning; every other line belongs to the "main"
+# chain. A chain holds every command that reads what another of its commands writes.
 CHAINS = (
-    ("screening", r"benchmarks\.screen|runs/screen/|runs/curve\b|^(SCREEN|BALANCED|SETS)="),
+    ("screening", r"benchmarks\.screen|runs/screen/|^(SCREEN|BALANCED|SETS)="),
     ("ablation", r"runs/(priors\.npz|abl_|cpu_scratch|cpu[245]\b)|^COMMON="),
     ("release", r"runs/(release|lambda08)\b|--mix_lambda=0\.5\b"),
     ("hints", r"runs/hints\b"),
 )
-CHAIN_NAMES = ("main", *(name for name, _ in CHAINS))
+CHAIN_NAMES = ("main", *(name for name, _ in SECTION_CHAINS + CHAINS))
 # What each chain's commands are to make, in its working folder.
 MADE = {
     "main": (
@@ -87,8 +91,13 @@ MADE = {
         "runs/screen/balance_hints/eval/metrics.json",
         "runs/screen/ship_rule/metrics.json",
         "runs/screen/ship_hints/metrics.json",
-        "docs/learning_curve.svg",
+        "runs/screen/eval_long4k/metrics.json",
         "shipped/model.keras",
+    ),
+    "semantic": (
+        "runs/screen/sem_features/eval/metrics.json",
+        "runs/screen/eval_semantic_seed0/metrics.json",
+        "docs/learning_curve.svg",
     ),
     "hints": ("runs/hints/model.keras", "shipped/model.keras"),
 }
@@ -113,14 +122,16 @@ SIZE_FLAGS = {
 
 
 def shell_blocks(path):
-    """The ```bash blocks of a Markdown file, each as a list of logical lines (backslash
-    continuations joined)."""
-    blocks, current, fenced = [], None, False
+    """The ```bash blocks of a Markdown file, each as (the heading of its section or
+    subsection, its logical lines with backslash continuations joined)."""
+    blocks, current, fenced, heading = [], None, False, ""
     for line in (ROOT / path).read_text().splitlines():
+        if not fenced and line.startswith(("## ", "### ")):
+            heading = line.lstrip("#").strip()
         if line.startswith("```"):
             if fenced:
                 if current is not None:
-                    blocks.append(current)
+                    blocks.append((heading, current))
                 current, fenced = None, False
             else:
                 fenced = True
@@ -131,7 +142,10 @@ def shell_blocks(path):
                 current[-1] = current[-1][:-1].rstrip() + " " + line.strip()
             else:
                 current.append(line.strip())
-    return [[line for line in block if line and not line.startswith("#")] for block in blocks]
+    return [
+        (heading, [line for line in block if line and not line.startswith("#")])
+        for heading, block in blocks
+    ]
 
 
 def skip_reason(line):
@@ -300,18 +314,21 @@ def documented_data(root):
 
 
 def documented_lines():
-    """[(document, block index, line)] of every line that runs a project command, with the
-    variable definitions (NAME="...") that a block's later lines use."""
+    """[(document, section heading, line)] of every line that runs a project command, with
+    the variable definitions (NAME="...") that a block's later lines use."""
     found = []
     for document in DOCUMENTS:
-        for index, block in enumerate(shell_blocks(document)):
+        for heading, block in shell_blocks(document):
             for line in block:
                 if PROJECT_COMMAND.search(line) or re.match(r"^([A-Z_]+=|echo '.*' > )", line):
-                    found.append((document, index, line))
+                    found.append((document, heading, line))
     return found
 
 
-def chain_of(line):
+def chain_of(line, heading=""):
+    for name, pattern in SECTION_CHAINS:
+        if re.search(pattern, heading):
+            return name
     for name, pattern in CHAINS:
         if re.search(pattern, line):
             return name
@@ -319,7 +336,8 @@ def chain_of(line):
 
 
 def test_the_documents_show_the_commands_this_test_knows():
-    lines = [line for _, _, line in documented_lines()]
+    found = documented_lines()
+    lines = [line for _, _, line in found]
     assert any("train_main.py --config=cpu --data_root=data" in line for line in lines)
     assert any("-m colorization.evaluate" in line for line in lines)
     assert any("-m export " in line + " " for line in lines)
@@ -329,8 +347,8 @@ def test_the_documents_show_the_commands_this_test_knows():
     # Every chain has commands, and a run a line reads (a --model, --init_from, --priors or
     # name=path value under runs/) is written by an earlier line of the same chain.
     chains = {}
-    for line in lines:
-        chains.setdefault(chain_of(line), []).append(line)
+    for _, heading, line in found:
+        chains.setdefault(chain_of(line, heading), []).append(line)
     assert set(chains) == set(CHAIN_NAMES)
     for name, chain in chains.items():
         written = set()
@@ -373,7 +391,7 @@ def deeplab_tflite(tmp_path_factory):
 def test_documented_commands_run_as_written(chain, tmp_path, mobilenet_tflite, deeplab_tflite):
     tflite, _ = mobilenet_tflite
     documented_data(tmp_path)
-    if chain == "screening":
+    if chain == "semantic":
         # The semantic prior's DeepLabV3 file, where the documents name it: a stand-in.
         shutil.copy(deeplab_tflite, tmp_path / "deeplabv3_257_mv_gpu.tflite")
     # Every evaluation of the chain keeps its coloured photos in one cache, as a reader
@@ -387,12 +405,12 @@ def test_documented_commands_run_as_written(chain, tmp_path, mobilenet_tflite, d
     # One working folder, as on a reader's machine; a command shown twice (the same export
     # in README.md and docs/deployment.md) runs once, in the documents' order.
     skipped, lines = [], []
-    for document, _, line in documented_lines():
+    for document, heading, line in documented_lines():
         reason = skip_reason(line)
         if reason:
             skipped.append((document, line, reason))
             continue
-        if chain_of(line) != chain:
+        if chain_of(line, heading) != chain:
             continue
         line = rewrite(line, tflite)
         if re.match(r"^([A-Z_]+=|echo )", line) or line not in lines:
