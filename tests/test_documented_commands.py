@@ -325,7 +325,7 @@ def documented_lines():
     return found
 
 
-def chain_of(line, heading=""):
+def chain_of(line, heading):
     for name, pattern in SECTION_CHAINS:
         if re.search(pattern, heading):
             return name
