@@ -1,6 +1,7 @@
 """Shared test setup: quiet TensorFlow logs and fixed seeds."""
 
 import os
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -15,6 +16,24 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
 import pytest  # noqa: E402
 
 from tests import helpers  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def temporary_files_in_the_test_folder(tmp_path_factory):
+    """Everything the code under test writes through `tempfile` (TensorFlow's SavedModel
+    artifacts, AutoGraph's generated modules, the demo's uploads), in this process and in the
+    commands it starts, lands in pytest's own temporary folder and goes with it: a passing run
+    leaves nothing behind (`tmp_path_retention_policy` in pyproject.toml)."""
+    folder = str(tmp_path_factory.mktemp("tempfile"))
+    saved = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = tempfile.tempdir = folder
+    yield folder
+    if saved[0] is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = saved[0]
+    tempfile.tempdir = saved[1]
+
 
 TINY_MODEL_FLAGS = dict(image_size=32, width_multiplier=0.125, fc_units=(16, 16, 8))
 
