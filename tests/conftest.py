@@ -25,14 +25,10 @@ def temporary_files_in_the_test_folder(tmp_path_factory):
     commands it starts, lands in pytest's own temporary folder and goes with it: a passing run
     leaves nothing behind (`tmp_path_retention_policy` in pyproject.toml)."""
     folder = str(tmp_path_factory.mktemp("tempfile"))
-    saved = os.environ.get("TMPDIR"), tempfile.tempdir
-    os.environ["TMPDIR"] = tempfile.tempdir = folder
-    yield folder
-    if saved[0] is None:
-        os.environ.pop("TMPDIR", None)
-    else:
-        os.environ["TMPDIR"] = saved[0]
-    tempfile.tempdir = saved[1]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TMPDIR", folder)
+        patch.setattr(tempfile, "tempdir", folder)
+        yield folder
 
 
 TINY_MODEL_FLAGS = dict(image_size=32, width_multiplier=0.125, fc_units=(16, 16, 8))
